@@ -1,0 +1,101 @@
+"""The CLI convention every package follows, in one place.
+
+A pipeline command takes ``--recipe FILE`` (default: the package's ``recipes/toy.yaml``), any number of
+trailing ``key=value`` overrides, and ``--out DIR`` for the run directory (``--run-dir`` is an alias).
+Errors a user can fix (:data:`rlcore.errors.USER_ERRORS`) print one line and exit with code 2;
+progress goes through rich.
+
+Usage in a package's ``cli.py``::
+
+    app = make_app("relayllm", "Relay decoding between a small and a large model.")
+
+    @app.command()
+    @user_errors
+    def train(recipe: RecipeOpt = None, out: OutOpt = None, overrides: OverridesArg = None):
+        config = load_recipe(RelayConfig, recipe, overrides, default=TOY_RECIPE)
+        ...
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rlcore.config import load_config
+from rlcore.errors import USER_ERRORS
+
+__all__ = [
+    "OutOpt",
+    "OverridesArg",
+    "RecipeOpt",
+    "console",
+    "error_console",
+    "fail",
+    "load_recipe",
+    "make_app",
+    "user_errors",
+]
+
+T = TypeVar("T")
+
+console = Console()
+error_console = Console(stderr=True)
+
+RecipeOpt = Annotated[
+    Path | None, typer.Option("--recipe", help="YAML recipe (default: the package's recipes/toy.yaml).")
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "--run-dir", help="Run directory (default: runs/<package>/<timestamp>).")
+]
+OverridesArg = Annotated[
+    list[str] | None, typer.Argument(help="Config overrides as key=value (dotted keys for nested fields).")
+]
+
+
+def make_app(name: str, help: str) -> typer.Typer:
+    """A typer app with the workspace's conventions (no shell completion, no locals in tracebacks)."""
+    return typer.Typer(
+        name=name, help=help, add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False
+    )
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one error line to stderr and return the ``typer.Exit`` to raise."""
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def user_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorator for a command: a user error becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            raise fail(_one_line(exc)) from None
+
+    return wrapper
+
+
+def load_recipe(cls: type[T], recipe: Path | None, overrides: list[str] | None, *, default: Path | None = None) -> T:
+    """The config of a pipeline command: ``recipe`` (or ``default``) plus the trailing overrides."""
+    return load_config(cls, recipe or default, overrides or ())
+
+
+def main_guard(app: typer.Typer) -> None:
+    """Run ``app`` as a console script (used by ``[project.scripts]`` entry points)."""
+    sys.exit(app())

@@ -17,14 +17,21 @@ from workspace import members  # noqa: E402
 MEMBERS = members()
 PACKAGES = [m for m in MEMBERS if m.path.parent.name == "packages"]
 IMPORT_NAMES = {
-    "relayllm": "relayllm", "benchmark2": "benchmark2", "unirel": "unirel", "visplay": "visplay",
-    "parallel-r1": "parallel_r1", "vision-sr1": "vision_sr1", "r-zero": "r_zero",
-    "crosswordbench": "crosswordbench", "lara": "lara", "calibrated-ppo": "calibrated_ppo",
+    "relayllm": "relayllm",
+    "benchmark2": "benchmark2",
+    "unirel": "unirel",
+    "visplay": "visplay",
+    "parallel-r1": "parallel_r1",
+    "vision-sr1": "vision_sr1",
+    "r-zero": "r_zero",
+    "crosswordbench": "crosswordbench",
+    "lara": "lara",
+    "calibrated-ppo": "calibrated_ppo",
 }
 
 
 def test_rlcore_is_a_member():
-    assert [m.name for m in MEMBERS][0] == "rlcore"
+    assert MEMBERS[0].name == "rlcore"
 
 
 def test_root_is_virtual_and_lock_is_committed():

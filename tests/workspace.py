@@ -1,8 +1,8 @@
 """Workspace helper behind `just demo` and `just test <pkg>`: finds the members and runs their demos.
 
-    python tests/workspace.py demo [pkg]   run rlcore's and every package's `demo` (or one), then a summary table
-    python tests/workspace.py path <pkg>   print the folder of a member (for `just test <pkg>`)
-    python tests/workspace.py members      list the members: distribution, folder, console script
+python tests/workspace.py demo [pkg]   run rlcore's and every package's `demo` (or one), then a summary table
+python tests/workspace.py path <pkg>   print the folder of a member (for `just test <pkg>`)
+python tests/workspace.py members      list the members: distribution, folder, console script
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ class Member:
 def members() -> list[Member]:
     """rlcore first, then the paper packages in folder order."""
     found = []
-    for pyproject in [*sorted(ROOT.glob("shared/*/pyproject.toml")), *sorted(ROOT.glob("packages/*/pyproject.toml"))]:
+    for pyproject in [
+        *sorted(ROOT.glob("shared/*/pyproject.toml")),
+        *sorted(ROOT.glob("packages/*/pyproject.toml")),
+    ]:
         project = tomllib.loads(pyproject.read_text())["project"]
         scripts = list(project.get("scripts", {}))
         found.append(Member(project["name"], pyproject.parent, scripts[0] if scripts else None))
@@ -48,7 +51,11 @@ def _summary(out: Path) -> str:
     if not summary.exists():
         return ""
     data = json.loads(summary.read_text())
-    parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in data.items() if not isinstance(v, list | dict)]
+    parts = [
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in data.items()
+        if not isinstance(v, list | dict)
+    ]
     return ", ".join(parts)[:120]
 
 

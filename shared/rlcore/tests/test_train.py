@@ -19,7 +19,9 @@ def test_group_advantages_exact():
     # group [1, 0, 0, 1]: mean .5, Bessel std sqrt(1/3) = 0.57735
     adv = group_advantages([1, 0, 0, 1, 2, 2, 2, 2], 4)
     s = (1 / 3) ** 0.5
-    assert adv[:4] == pytest.approx([0.5 / (s + 1e-4), -0.5 / (s + 1e-4), -0.5 / (s + 1e-4), 0.5 / (s + 1e-4)])
+    assert adv[:4] == pytest.approx(
+        [0.5 / (s + 1e-4), -0.5 / (s + 1e-4), -0.5 / (s + 1e-4), 0.5 / (s + 1e-4)]
+    )
     assert adv[4:] == [0.0, 0.0, 0.0, 0.0]
     assert group_advantages([3.0, 1.0], 2, scale="none") == [1.0, -1.0]
     assert group_advantages([5.0, 7.0], 1) == [0.0, 0.0]
@@ -64,8 +66,14 @@ def test_grpo_batch_args_exact():
 def test_batch_args_are_accepted_by_trl(tmp_path):
     from rlcore.train import grpo_config
 
-    cfg = grpo_config(output_dir=str(tmp_path), **grpo_batch_args(4, 2, 4, per_device_train_batch_size=4, world_size=1))
-    assert (cfg.generation_batch_size, cfg.steps_per_generation, cfg.gradient_accumulation_steps) == (16, 4, 2)
+    cfg = grpo_config(
+        output_dir=str(tmp_path), **grpo_batch_args(4, 2, 4, per_device_train_batch_size=4, world_size=1)
+    )
+    assert (cfg.generation_batch_size, cfg.steps_per_generation, cfg.gradient_accumulation_steps) == (
+        16,
+        4,
+        2,
+    )
 
 
 def test_cpu_defaults(tmp_path):
@@ -99,6 +107,13 @@ def digit_reward(prompts, completions, **kwargs):
     from rlcore.rewards import completion_text
 
     return [sum(ch.isdigit() for ch in completion_text(c)) / 8 for c in completions]
+
+
+def text_reward(prompts, completions, **kwargs):
+    """Varies with the exact text, so a group of sampled completions almost never ties."""
+    from rlcore.rewards import completion_text
+
+    return [sum(map(ord, completion_text(c))) % 11 / 10 for c in completions]
 
 
 def _config(tmp_path, **kw):
@@ -180,7 +195,9 @@ def test_grpo_rollout_func_with_env_mask(tmp_path):
         return out
 
     before = _snapshot(model)
-    result = run_grpo((model, tok), digit_reward, [{"prompt": p} for p in PROMPTS], _config(tmp_path), rollout_func=rollout)
+    result = run_grpo(
+        (model, tok), text_reward, [{"prompt": p} for p in PROMPTS], _config(tmp_path), rollout_func=rollout
+    )
     assert seen["n"] == 4  # one completion per received (already repeated) prompt
     assert any("loss" in r for r in result.metrics)
     assert _changed(before, model) == {n for n, p in model.named_parameters() if p.requires_grad}
@@ -216,7 +233,13 @@ def test_env_mask_excludes_external_tokens(tmp_path):
             return [float(ids[0] + ids[1]) for ids in completion_ids]
 
         torch.manual_seed(0)
-        run_grpo((model, tok), reward, [{"prompt": p} for p in PROMPTS], _config(tmp_path / sub), rollout_func=rollout)
+        run_grpo(
+            (model, tok),
+            reward,
+            [{"prompt": p} for p in PROMPTS],
+            _config(tmp_path / sub),
+            rollout_func=rollout,
+        )
         return {n: p.detach().clone() for n, p in model.named_parameters()}
 
     a, b = run(50, "a"), run(60, "b")
@@ -230,10 +253,17 @@ def test_grpo_vlm_with_frozen_vision(tmp_path, tiny_images):
     model, processor = load_model("tiny:qwen2.5-vl")
     before = _snapshot(model)
     rows = [
-        {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]}], "image": img}
+        {
+            "prompt": [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]}
+            ],
+            "image": img,
+        }
         for img in (tiny_images * 4)[:4]
     ]
-    result = run_grpo((model, processor), digit_reward, rows, _config(tmp_path, max_completion_length=8), freeze_vision=True)
+    result = run_grpo(
+        (model, processor), digit_reward, rows, _config(tmp_path, max_completion_length=8), freeze_vision=True
+    )
     assert result.global_step == 2
     changed = _changed(before, model)
     vision = {n for n in before if "visual." in n}
@@ -247,14 +277,24 @@ def test_sft_messages_and_prompt_completion(tmp_path):
 
     def cfg(sub):
         return sft_config(
-            output_dir=str(tmp_path / sub), max_steps=2, per_device_train_batch_size=2, learning_rate=1e-2,
-            logging_steps=1, save_strategy="no", max_length=64,
+            output_dir=str(tmp_path / sub),
+            max_steps=2,
+            per_device_train_batch_size=2,
+            learning_rate=1e-2,
+            logging_steps=1,
+            save_strategy="no",
+            max_length=64,
         )
 
     model, tok = load_model("tiny:qwen2")
     before = _snapshot(model)
     chats = [
-        {"messages": [{"role": "user", "content": f"{a}+{a}?"}, {"role": "assistant", "content": f"\\boxed{{{2 * a}}}"}]}
+        {
+            "messages": [
+                {"role": "user", "content": f"{a}+{a}?"},
+                {"role": "assistant", "content": f"\\boxed{{{2 * a}}}"},
+            ]
+        }
         for a in range(4)
     ]
     result = run_sft((model, tok), chats, cfg("chat"))
@@ -262,7 +302,12 @@ def test_sft_messages_and_prompt_completion(tmp_path):
     assert _changed(before, model)
     assert "generation" in tok.chat_template  # assistant-only loss needs the markers
 
-    pc = [{"prompt": [{"role": "user", "content": "1+1?"}], "completion": [{"role": "assistant", "content": "2"}]}] * 4
+    pc = [
+        {
+            "prompt": [{"role": "user", "content": "1+1?"}],
+            "completion": [{"role": "assistant", "content": "2"}],
+        }
+    ] * 4
     result = run_sft("tiny:qwen2", pc, cfg("pc"))
     assert result.global_step == 2
 
@@ -293,9 +338,22 @@ def test_grpo_two_cpu_processes(tmp_path):
     script = Path(__file__).with_name("grpo_two_process.py")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1", "CUDA_VISIBLE_DEVICES": ""}
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()), str(script), str(tmp_path),
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(script),
+        str(tmp_path),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

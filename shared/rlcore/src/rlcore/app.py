@@ -17,7 +17,9 @@ app = make_app("rlcore", "The shared core of the workspace: demo and evaluation.
 @user_errors
 def demo(
     out: OutOpt = None,
-    model: Annotated[str, typer.Option(help="Model spec answering the problems.")] = "embedded:smollm2-135m-instruct",
+    model: Annotated[
+        str, typer.Option(help="Model spec answering the problems.")
+    ] = "embedded:smollm2-135m-instruct",
     problems: Annotated[int, typer.Option(help="How many arithmetic problems.")] = 8,
 ) -> None:
     """A real model answers arithmetic problems, then two GRPO steps run on a tiny model."""
@@ -29,13 +31,20 @@ def demo(
     for col in ("question", "gold", "prediction", "correct"):
         table.add_column(col, overflow="fold")
     for row in result["rows"]:
-        table.add_row(row["question"], row["answer"], str(row["prediction"]), "yes" if row["correct"] else "no")
+        table.add_row(
+            row["question"], row["answer"], str(row["prediction"]), "yes" if row["correct"] else "no"
+        )
     console.print(table)
     steps = Table(title="GRPO on tiny:qwen2")
     for col in ("step", "loss", "reward", "grad_norm", "time/generation", "time/update"):
         steps.add_column(col, justify="right")
     for row in result["steps"]:
-        steps.add_row(*(f"{row.get(c, 0):.4g}" for c in ("step", "loss", "reward", "grad_norm", "time/generation", "time/update")))
+        steps.add_row(
+            *(
+                f"{row.get(c, 0):.4g}"
+                for c in ("step", "loss", "reward", "grad_norm", "time/generation", "time/update")
+            )
+        )
     console.print(steps)
     console.print(
         f"accuracy {result['accuracy']:.3f} · load {result['load_s']} s · generate {result['generate_s']} s · "
@@ -46,10 +55,12 @@ def demo(
 @app.command("eval")
 @user_errors
 def evaluate_cmd(
-    data: Annotated[str, typer.Option(help="Records: a .jsonl/.json/.csv/.parquet file, hf:<id>, or a benchmark name.")],
-    model: Annotated[str, typer.Option(help="Generator spec: a model spec, hf:, vllm: or openai:<url>#<model>.")] = (
-        "embedded:smollm2-135m-instruct"
-    ),
+    data: Annotated[
+        str, typer.Option(help="Records: a .jsonl/.json/.csv/.parquet file, hf:<id>, or a benchmark name.")
+    ],
+    model: Annotated[
+        str, typer.Option(help="Generator spec: a model spec, hf:, vllm: or openai:<url>#<model>.")
+    ] = ("embedded:smollm2-135m-instruct"),
     question: Annotated[str, typer.Option(help="Question column.")] = "question",
     n: Annotated[int, typer.Option(help="Samples per question.")] = 1,
     temperature: Annotated[float, typer.Option(help="0 means greedy.")] = 0.0,
@@ -64,10 +75,7 @@ def evaluate_cmd(
     from rlcore.rollout import SamplingParams, make_generator
     from rlcore.runs import RunDir
 
-    if data in BENCHMARKS:
-        records = load_benchmark(data, limit=limit)
-    else:
-        records = load_records(data, limit=limit)
+    records = load_benchmark(data, limit=limit) if data in BENCHMARKS else load_records(data, limit=limit)
     if records and question not in records[0]:
         raise DataError(f"{data}: no column {question!r} (columns: {', '.join(records[0])})")
     generator = make_generator(model)  # fails before anything is written when the model is unknown
@@ -76,7 +84,9 @@ def evaluate_cmd(
         generator,
         records,
         boxed_accuracy_reward,
-        prompt=lambda r: [{"role": "user", "content": f"{r[question]}\nPut the final answer in \\boxed{{}}."}],
+        prompt=lambda r: [
+            {"role": "user", "content": f"{r[question]}\nPut the final answer in \\boxed{{}}."}
+        ],
         n=n,
         params=SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens),
         k=tuple(k for k in (1, 2, 4, 8, 16, 32) if k <= n),

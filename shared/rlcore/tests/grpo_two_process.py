@@ -23,8 +23,15 @@ def main(out: Path) -> None:
     model, tok = load_model("tiny:qwen2")
     rows = [{"prompt": [{"role": "user", "content": f"Count to {i}."}]} for i in range(8)]
     config = grpo_config(
-        output_dir=str(out / "grpo"), max_steps=2, num_generations=4, per_device_train_batch_size=4,
-        max_completion_length=8, learning_rate=1e-2, logging_steps=1, save_strategy="no", seed=0,
+        output_dir=str(out / "grpo"),
+        max_steps=2,
+        num_generations=4,
+        per_device_train_batch_size=4,
+        max_completion_length=8,
+        learning_rate=1e-2,
+        logging_steps=1,
+        save_strategy="no",
+        seed=0,
         ddp_find_unused_parameters=False,
     )
     result = run_grpo((model, tok), reward, rows, config)

@@ -48,7 +48,11 @@ def test_defaults_yaml_and_overrides(tmp_path):
 
 
 def test_parse_overrides():
-    assert parse_overrides(["a.b=1", "a.c=x", "d=[1, 2]", "e="]) == {"a": {"b": 1, "c": "x"}, "d": [1, 2], "e": ""}
+    assert parse_overrides(["a.b=1", "a.c=x", "d=[1, 2]", "e="]) == {
+        "a": {"b": 1, "c": "x"},
+        "d": [1, 2],
+        "e": "",
+    }
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["novalue"])
 

@@ -30,7 +30,11 @@ class Scripted:
 
 
 def test_evaluate_scripted(tmp_path):
-    records = [{"prompt": "q1", "answer": "4"}, {"prompt": "q2", "answer": "7"}, {"prompt": "q3", "answer": "1"}]
+    records = [
+        {"prompt": "q1", "answer": "4"},
+        {"prompt": "q2", "answer": "7"},
+        {"prompt": "q3", "answer": "1"},
+    ]
     gen = Scripted(
         {
             "q1": ["\\boxed{4}", "\\boxed{4}", "\\boxed{5}", "\\boxed{4}"],  # 3/4, majority right

@@ -9,10 +9,23 @@ from rlcore.rewards import boxed_accuracy_reward, completion_text, tag_format_re
 def test_completion_text_forms():
     assert completion_text("plain") == "plain"
     assert completion_text([{"role": "assistant", "content": "hi"}]) == "hi"
-    assert completion_text(
-        [{"role": "assistant", "content": "first"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": [
-            {"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]}]
-    ) == "ab"
+    assert (
+        completion_text(
+            [
+                {"role": "assistant", "content": "first"},
+                {"role": "user", "content": "u"},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "a"},
+                        {"type": "image"},
+                        {"type": "text", "text": "b"},
+                    ],
+                },
+            ]
+        )
+        == "ab"
+    )
     assert completion_text([]) == ""
     assert completion_text(None) == ""  # type: ignore[arg-type]
 

@@ -51,7 +51,8 @@ RecipeOpt = Annotated[
     Path | None, typer.Option("--recipe", help="YAML recipe (default: the package's recipes/toy.yaml).")
 ]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", "--run-dir", help="Run directory (default: runs/<package>/<timestamp>).")
+    Path | None,
+    typer.Option("--out", "--run-dir", help="Run directory (default: runs/<package>/<timestamp>)."),
 ]
 OverridesArg = Annotated[
     list[str] | None, typer.Argument(help="Config overrides as key=value (dotted keys for nested fields).")
@@ -91,7 +92,9 @@ def user_errors(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def load_recipe(cls: type[T], recipe: Path | None, overrides: list[str] | None, *, default: Path | None = None) -> T:
+def load_recipe(
+    cls: type[T], recipe: Path | None, overrides: list[str] | None, *, default: Path | None = None
+) -> T:
     """The config of a pipeline command: ``recipe`` (or ``default``) plus the trailing overrides."""
     return load_config(cls, recipe or default, overrides or ())
 

@@ -70,7 +70,9 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}{_where(source)}")
-            items = [_coerce(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True))]
+            items = [
+                _coerce(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True))
+            ]
         else:
             item_tp = args[0] if args else Any
             items = [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
@@ -80,7 +82,10 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
             raise ConfigError(f"{key}: expected a mapping, got {value!r}{_where(source)}")
         args = get_args(tp)
         if len(args) == 2:
-            return {_coerce(k, args[0], key, source): _coerce(v, args[1], f"{key}.{k}", source) for k, v in value.items()}
+            return {
+                _coerce(k, args[0], key, source): _coerce(v, args[1], f"{key}.{k}", source)
+                for k, v in value.items()
+            }
         return dict(value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -171,7 +176,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the recipe must be a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the recipe must be a mapping of keys to values, got {type(data).__name__}"
+        )
     return data
 
 

@@ -211,14 +211,20 @@ def _first(name: str) -> Callable[[dict], Any]:
 
 BENCHMARKS: dict[str, Benchmark] = {
     "math500": Benchmark("hf:HuggingFaceH4/MATH-500", "test", "problem", _field("answer")),
-    "gsm8k": Benchmark("hf:openai/gsm8k:main", "test", "question", lambda row: gsm8k_answer(row.get("answer"))),
+    "gsm8k": Benchmark(
+        "hf:openai/gsm8k:main", "test", "question", lambda row: gsm8k_answer(row.get("answer"))
+    ),
     "amc23": Benchmark("hf:zwhe99/amc23", "test", "question", _field("answer")),
     "minerva": Benchmark("hf:zwhe99/simplerl-minerva-math", "test", "problem", _field("answer")),
-    "olympiadbench": Benchmark("hf:zwhe99/simplerl-OlympiadBench", "test", "question", _first("final_answer")),
+    "olympiadbench": Benchmark(
+        "hf:zwhe99/simplerl-OlympiadBench", "test", "question", _first("final_answer")
+    ),
     "aime24": Benchmark("hf:HuggingFaceH4/aime_2024", "train", "problem", _field("answer")),
     "aime25": Benchmark("hf:yentinglin/aime_2025", "train", "problem", _field("answer")),
     "mmlu_pro": Benchmark("hf:TIGER-Lab/MMLU-Pro", "test", "question", _field("answer"), choices="options"),
-    "supergpqa": Benchmark("hf:m-a-p/SuperGPQA", "train", "question", _field("answer_letter"), choices="options"),
+    "supergpqa": Benchmark(
+        "hf:m-a-p/SuperGPQA", "train", "question", _field("answer_letter"), choices="options"
+    ),
     "bbeh": Benchmark("hf:MrLight/bbeh-eval", "train", "question", _field("answer")),
 }
 """The text benchmarks relayllm and r-zero both evaluate on: hub id, split, question and answer columns."""

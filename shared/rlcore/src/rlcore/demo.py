@@ -26,7 +26,9 @@ def length_reward(prompts, completions, **kwargs) -> list[float]:
     return [1.0 / (1.0 + len(completion_text(c)) / 32.0) for c in completions]
 
 
-def run_demo(out: Path | None = None, *, model: str = "embedded:smollm2-135m-instruct", problems: int = 8) -> dict:
+def run_demo(
+    out: Path | None = None, *, model: str = "embedded:smollm2-135m-instruct", problems: int = 8
+) -> dict:
     """Run the demo, write its run directory and return the summary row."""
     import torch
 
@@ -51,12 +53,21 @@ def run_demo(out: Path | None = None, *, model: str = "embedded:smollm2-135m-ins
     rows = []
     for record, (sample,) in zip(records, samples, strict=True):
         pred = extract_boxed(sample.text)
-        rows.append({**record, "completion": sample.text, "prediction": pred, "correct": answers_match(pred, record["answer"])})
+        rows.append(
+            {
+                **record,
+                "completion": sample.text,
+                "prediction": pred,
+                "correct": answers_match(pred, record["answer"]),
+            }
+        )
     run.log_samples(rows)
     accuracy = sum(r["correct"] for r in rows) / len(rows)
     del lm
 
-    train_rows = [{"prompt": _chat(r["question"]), "answer": r["answer"]} for r in arithmetic_problems(8, seed=1)]
+    train_rows = [
+        {"prompt": _chat(r["question"]), "answer": r["answer"]} for r in arithmetic_problems(8, seed=1)
+    ]
     config = grpo_config(
         output_dir=str(run.file("grpo")),
         max_steps=2,
@@ -92,7 +103,10 @@ def run_demo(out: Path | None = None, *, model: str = "embedded:smollm2-135m-ins
         "",
         "| # | question | gold | prediction | correct |",
         "|---|---|---|---|---|",
-        *[f"| {i} | {r['question']} | {r['answer']} | {r['prediction']} | {r['correct']} |" for i, r in enumerate(rows)],
+        *[
+            f"| {i} | {r['question']} | {r['answer']} | {r['prediction']} | {r['correct']} |"
+            for i, r in enumerate(rows)
+        ],
         "",
         f"Then {result.global_step} GRPO steps on `tiny:qwen2` (4 completions per prompt, toy rewards):",
         "",

@@ -36,7 +36,12 @@ class EvalResult:
     maj_at_n: float = 0.0
 
     def summary(self) -> dict[str, float]:
-        row = {"n": self.n, "items": len(self.items), "accuracy": self.accuracy, f"maj@{self.n}": self.maj_at_n}
+        row = {
+            "n": self.n,
+            "items": len(self.items),
+            "accuracy": self.accuracy,
+            f"maj@{self.n}": self.maj_at_n,
+        }
         row.update({f"pass@{k}": v for k, v in self.pass_at_k.items()})
         return row
 
@@ -68,9 +73,10 @@ def evaluate(
     reward function called on each batch's completions with the records' columns as kwargs (one
     entry per completion); a None score counts 0. ``params`` defaults to greedy decoding.
     """
+    from rich.progress import Progress
+
     from rlcore.rollout import SamplingParams, make_generator
     from rlcore.runs import atomic_write
-    from rich.progress import Progress
 
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")

@@ -123,7 +123,9 @@ class RunDir:
         return atomic_write(self.path / relpath, text)
 
     def write_json(self, relpath: str | Path, data: Any) -> Path:
-        return atomic_write(self.path / relpath, json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+        return atomic_write(
+            self.path / relpath, json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+        )
 
     def write_jsonl(self, relpath: str | Path, rows: Iterable[Any]) -> Path:
         return atomic_write(self.path / relpath, "".join(_dumps(row) + "\n" for row in rows))

@@ -205,7 +205,7 @@ def _metric_collector():
     return _Collect()
 
 
-def RunDirLogger(run_dir):  # noqa: N802 - a factory that reads like the class it returns
+def RunDirLogger(run_dir):
     """A ``TrainerCallback`` appending every log row (with its step) to ``run_dir``'s metrics.jsonl."""
     from transformers import TrainerCallback
 
@@ -237,7 +237,9 @@ def freeze_vision_tower(model) -> int:
     for name, param in model.named_parameters():
         # Qwen2.5-VL keeps encoder and merger (its projector) under `visual`; LLaVA-style models use
         # `vision_tower` and `multi_modal_projector`.
-        if any(part in name for part in ("visual.", "vision_tower.", "vision_model.", "multi_modal_projector.")):
+        if any(
+            part in name for part in ("visual.", "vision_tower.", "vision_model.", "multi_modal_projector.")
+        ):
             param.requires_grad_(False)
             frozen += 1
     return frozen
@@ -294,7 +296,7 @@ def _ensure_reference_path(model, output_dir: Path) -> None:
     """With beta > 0 TRL rebuilds the reference model from ``config._name_or_path``; a model built in
     memory (``tiny:``) has no such path, so its initial weights are saved once and pointed to."""
     name = getattr(model.config, "_name_or_path", "") or ""
-    if name and (Path(name).is_dir() or "/" in name and not name.startswith(("tiny:", "embedded:"))):
+    if name and (Path(name).is_dir() or ("/" in name and not name.startswith(("tiny:", "embedded:")))):
         return
     init_dir = output_dir / "reference-init"
     model.save_pretrained(init_dir)

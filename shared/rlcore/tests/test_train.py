@@ -96,11 +96,12 @@ PROMPTS = [[{"role": "user", "content": f"What is {a} + {b}?"}] for a, b in [(1,
 
 
 def _snapshot(model):
-    return {n: p.detach().clone() for n, p in model.named_parameters()}
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters()}
 
 
 def _changed(before, model):
-    return {n for n, p in model.named_parameters() if not (p.detach() == before[n]).all()}
+    """Names of the parameters that differ from ``before`` (compared on CPU: the trainer may move the model)."""
+    return {n for n, p in model.named_parameters() if not (p.detach().cpu() == before[n]).all()}
 
 
 def digit_reward(prompts, completions, **kwargs):
@@ -141,7 +142,7 @@ def test_grpo_two_steps_changes_every_parameter(tmp_path):
     model, tok = load_model("tiny:qwen2")
     before = _snapshot(model)
     rows = [{"prompt": p, "answer": "3"} for p in PROMPTS]
-    result = run_grpo((model, tok), digit_reward, rows, _config(tmp_path))
+    result = run_grpo((model, tok), text_reward, rows, _config(tmp_path))
     assert result.global_step == 2
     steps = [r for r in result.metrics if "loss" in r]
     assert len(steps) == 2
@@ -262,7 +263,7 @@ def test_grpo_vlm_with_frozen_vision(tmp_path, tiny_images):
         for img in (tiny_images * 4)[:4]
     ]
     result = run_grpo(
-        (model, processor), digit_reward, rows, _config(tmp_path, max_completion_length=8), freeze_vision=True
+        (model, processor), text_reward, rows, _config(tmp_path, max_completion_length=8), freeze_vision=True
     )
     assert result.global_step == 2
     changed = _changed(before, model)

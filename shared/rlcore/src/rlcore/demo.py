@@ -14,11 +14,25 @@ from rlcore.data import arithmetic_problems
 from rlcore.rewards import boxed_accuracy_reward, completion_text
 from rlcore.runs import RunDir
 
-SYSTEM = "You are a helpful assistant. Solve the problem and put the final number in \\boxed{}."
+SYSTEM = (
+    "You are a helpful assistant. Solve the problem step by step, then write the final number in \\boxed{}."
+)
+
+# One worked example: a 135M model rarely boxes its answer from the instruction alone.
+EXAMPLE = [
+    {
+        "role": "user",
+        "content": "Ava has 3 apples. Then Ava gets 2 more apples. How many apples does Ava have now?",
+    },
+    {
+        "role": "assistant",
+        "content": "Ava starts with 3 apples and gets 2 more: 3 + 2 = 5. The answer is \\boxed{5}.",
+    },
+]
 
 
 def _chat(question: str) -> list[dict]:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLE, {"role": "user", "content": question}]
 
 
 def length_reward(prompts, completions, **kwargs) -> list[float]:
@@ -47,7 +61,7 @@ def run_demo(
     records = arithmetic_problems(problems, seed=0, difficulty=1)
     start = time.perf_counter()
     samples = HFGenerator(lm, tokenizer).generate(
-        [_chat(r["question"]) for r in records], SamplingParams(temperature=0.0, max_new_tokens=96)
+        [_chat(r["question"]) for r in records], SamplingParams(temperature=0.0, max_new_tokens=64)
     )
     timings["generate_s"] = time.perf_counter() - start
     rows = []
@@ -98,7 +112,7 @@ def run_demo(
     lines = [
         "# rlcore demo",
         "",
-        f"`{model}` answered {len(rows)} arithmetic problems (greedy, batched `HFGenerator`): "
+        f"`{model}` answered {len(rows)} arithmetic problems (one worked example, greedy, batched `HFGenerator`): "
         f"accuracy {accuracy:.3f} by `answers_match` on the last `\\boxed{{}}`.",
         "",
         "| # | question | gold | prediction | correct |",

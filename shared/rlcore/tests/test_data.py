@@ -107,3 +107,20 @@ def test_load_benchmark_from_local_source(tmp_path):
     with pytest.raises(DataError, match="math500"):
         load_benchmark("nope")
     assert set(BENCHMARKS) >= {"math500", "gsm8k", "aime24", "aime25", "supergpqa", "bbeh"}
+
+
+def test_load_image(tmp_path, tiny_images):
+    from rlcore.data import load_image
+
+    path = tmp_path / "a.png"
+    tiny_images[0].save(path)
+    assert load_image(path).size == tiny_images[0].size
+    assert load_image(str(path)).mode == "RGB"
+    assert load_image(tiny_images[1]) is tiny_images[1]
+    with pytest.raises(DataFileNotFound, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(DataError, match="bad.png"):
+        load_image(tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="PIL image or a file path"):
+        load_image(42)

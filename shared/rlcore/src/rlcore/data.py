@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ __all__ = [
     "arithmetic_problems",
     "gsm8k_answer",
     "load_benchmark",
+    "load_image",
     "load_records",
 ]
 
@@ -120,6 +122,28 @@ def load_records(source: str | Path, *, split: str | None = None, limit: int | N
             raise DataError(f"{source_str}: limit must be >= 0, got {limit}")
         rows = rows[:limit]
     return rows
+
+
+def load_image(image: Any) -> Any:
+    """A PIL image from a PIL image (returned as is) or a file path (opened, converted to RGB).
+
+    A missing file is a :class:`DataFileNotFound`, an unreadable one a :class:`DataError`; anything that is
+    neither a path nor an image is a ``ValueError``.
+    """
+    if isinstance(image, str | os.PathLike):
+        from PIL import Image, UnidentifiedImageError
+
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise DataFileNotFound(f"image file not found: {path}")
+        try:
+            with Image.open(path) as opened:
+                return opened.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"{path}: unreadable image ({exc})") from None
+    if not hasattr(image, "mode") or not hasattr(image, "size"):
+        raise ValueError(f"an image must be a PIL image or a file path, got {type(image).__name__}")
+    return image
 
 
 # -- procedural arithmetic word problems ----------------------------------------------------------

@@ -35,8 +35,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from rlcore.data import load_image
 
 __all__ = [
     "Generator",
@@ -170,7 +171,7 @@ def _parse_messages(messages: Sequence[dict], index: int) -> _Prompt:
                         f"{where}: bare {{'type': 'image'}} placeholder; fill it first with the image "
                         "({'type': 'image', 'image': PIL.Image or path})"
                     )
-                image = _load_image(block["image"])
+                image = load_image(block["image"])
                 images.append(image)
                 blocks.append({"type": "image", "image": image})
             else:
@@ -180,19 +181,6 @@ def _parse_messages(messages: Sequence[dict], index: int) -> _Prompt:
                 )
         out.append({**message, "content": blocks})
     return _Prompt(messages=out, images=images)
-
-
-def _load_image(image: Any) -> Any:
-    if isinstance(image, str | os.PathLike):
-        from PIL import Image
-
-        with Image.open(Path(image).expanduser()) as opened:
-            return opened.convert("RGB")
-    if not hasattr(image, "mode") or not hasattr(image, "size"):
-        raise ValueError(
-            f"an image block's 'image' must be a PIL image or a file path, got {type(image).__name__}"
-        )
-    return image
 
 
 def _find_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcore.errors import ConfigError
+from rlcore.models import is_vlm, tokenizer_of
 
 __all__ = [
     "CHATML_TRAINING_TEMPLATE",
@@ -227,10 +228,6 @@ def _resolve_model(model: Any, task: str = "causal-lm"):
     raise TypeError("model must be a load_model spec (str) or a (model, processor) pair")
 
 
-def _is_vlm(model) -> bool:
-    return getattr(model.config, "vision_config", None) is not None
-
-
 def freeze_vision_tower(model) -> int:
     """Freeze the vision encoder and the vision-language projector; returns how many tensors were frozen."""
     frozen = 0
@@ -245,19 +242,10 @@ def freeze_vision_tower(model) -> int:
     return frozen
 
 
-def _load_image(value: Any):
-    if isinstance(value, str | Path):
-        from PIL import Image
-
-        try:
-            return Image.open(value).convert("RGB")
-        except (OSError, ValueError) as exc:
-            raise FileNotFoundError(f"image not found or unreadable: {value} ({exc})") from None
-    return value
-
-
 def _to_dataset(dataset: Any):
     import datasets
+
+    from rlcore.data import load_image
 
     if isinstance(dataset, datasets.Dataset | datasets.IterableDataset):
         return dataset
@@ -268,9 +256,9 @@ def _to_dataset(dataset: Any):
     for row in rows:
         row = dict(row)
         if "image" in row:
-            row["image"] = _load_image(row["image"])
+            row["image"] = load_image(row["image"])
         if "images" in row and row["images"] is not None:
-            row["images"] = [_load_image(v) for v in row["images"]]
+            row["images"] = [load_image(v) for v in row["images"]]
         fixed.append(row)
     return datasets.Dataset.from_list(fixed)
 
@@ -373,11 +361,9 @@ def run_grpo(
     from trl import GRPOTrainer
 
     model_obj, processor = _resolve_model(model)
-    if freeze_vision and _is_vlm(model_obj):
+    if freeze_vision and is_vlm(model_obj):
         freeze_vision_tower(model_obj)
     output_dir = Path(config.output_dir)
-    from rlcore.models import tokenizer_of
-
     _bind_stop_strings(model_obj, tokenizer_of(processor), config.generation_kwargs)
     if config.beta > 0 and not hasattr(model_obj, "peft_config"):
         _ensure_reference_path(model_obj, output_dir)
@@ -423,8 +409,6 @@ def _prepare_sft_template(processor, dataset) -> None:
     """Give a ChatML tokenizer generation markers when TRL cannot, so the loss covers assistant turns only."""
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
-    from rlcore.models import tokenizer_of
-
     first = dataset[0]
     if "messages" not in first:
         return
@@ -456,7 +440,7 @@ def run_sft(
     from trl import SFTTrainer
 
     model_obj, processor = _resolve_model(model)
-    if freeze_vision and _is_vlm(model_obj):
+    if freeze_vision and is_vlm(model_obj):
         freeze_vision_tower(model_obj)
     train_dataset = _to_dataset(dataset)
     first = train_dataset[0]

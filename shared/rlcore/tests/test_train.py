@@ -364,3 +364,32 @@ def test_grpo_two_cpu_processes(tmp_path):
     assert reports[0]["checksum"] == reports[1]["checksum"]
     assert reports[0]["steps"] == 2 and reports[0]["logged_loss"]
     assert reports[0]["generation_batch_size"] == 8
+
+
+def test_grpo_resumes_from_the_last_checkpoint(tmp_path):
+    """A run killed after its checkpoint continues from it: same step counter, one more step, no restart."""
+    from rlcore.runs import RunDir
+    from rlcore.train import run_grpo
+
+    rows = [{"prompt": p} for p in PROMPTS]
+    run = RunDir(tmp_path / "run", package="rlcore")
+    out = run.path / "checkpoints"
+    first = run_grpo(
+        "tiny:qwen2",
+        text_reward,
+        rows,
+        _config(tmp_path, output_dir=str(out), save_strategy="steps", save_steps=1),
+    )
+    assert first.global_step == 2
+    last = run.last_checkpoint()
+    assert last is not None and last.name == "checkpoint-2"
+    resumed = run_grpo(
+        "tiny:qwen2",
+        text_reward,
+        rows,
+        _config(
+            tmp_path, output_dir=str(out), max_steps=3, save_strategy="no", resume_from_checkpoint=str(last)
+        ),
+    )
+    assert resumed.global_step == 3
+    assert [r["step"] for r in resumed.metrics if "loss" in r] == [3]

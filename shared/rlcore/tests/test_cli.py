@@ -79,3 +79,22 @@ def test_user_errors_decorator():
         assert exc.exit_code == 2
     else:
         raise AssertionError("expected typer.Exit")
+
+
+def test_run_directory_is_removed_after_a_user_error(tmp_path):
+    import pytest
+
+    from rlcore.cli import run_directory
+    from rlcore.data import DataError
+
+    with pytest.raises(DataError), run_directory(tmp_path / "new", package="p", config={"a": 1}) as run:
+        run.write_text("partial.txt", "x")
+        raise DataError("bad record")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    with pytest.raises(DataError), run_directory(tmp_path / "old", package="p"):
+        raise DataError("bad record")
+    assert (tmp_path / "old").exists()  # a directory that existed before is left alone
+    with run_directory(tmp_path / "ok", package="p") as run:
+        run.write_text("done.txt", "y")
+    assert (tmp_path / "ok" / "done.txt").read_text() == "y"

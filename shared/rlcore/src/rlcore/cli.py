@@ -2,7 +2,8 @@
 
 A pipeline command takes ``--recipe FILE`` (default: the package's ``recipes/toy.yaml``), any number of
 trailing ``key=value`` overrides, and ``--out DIR`` for the run directory (``--run-dir`` is an alias).
-Errors a user can fix (:data:`rlcore.errors.USER_ERRORS`) print one line and exit with code 2;
+Errors a user can fix (:data:`rlcore.errors.USER_ERRORS`: bad config, bad data, unknown model, missing
+file, unreachable server) print one line and exit with code 2;
 progress goes through rich.
 
 Usage in a package's ``cli.py``::
@@ -19,8 +20,9 @@ Usage in a package's ``cli.py``::
 from __future__ import annotations
 
 import functools
-import sys
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -29,6 +31,7 @@ from rich.console import Console
 
 from rlcore.config import load_config
 from rlcore.errors import USER_ERRORS
+from rlcore.runs import RunDir
 
 __all__ = [
     "OutOpt",
@@ -39,6 +42,7 @@ __all__ = [
     "fail",
     "load_recipe",
     "make_app",
+    "run_directory",
     "user_errors",
 ]
 
@@ -99,6 +103,17 @@ def load_recipe(
     return load_config(cls, recipe or default, overrides or ())
 
 
-def main_guard(app: typer.Typer) -> None:
-    """Run ``app`` as a console script (used by ``[project.scripts]`` entry points)."""
-    sys.exit(app())
+@contextmanager
+def run_directory(
+    out: Path | None, *, package: str, name: str | None = None, config: Any = None
+) -> Iterator[RunDir]:
+    """The command's :class:`RunDir`, removed again when the command fails with a user error and the
+    directory did not exist before, so that bad input leaves nothing half-written."""
+    existed = out is not None and Path(out).exists()
+    run = RunDir(out, package=package, name=name, config=config)
+    try:
+        yield run
+    except USER_ERRORS:
+        if not existed:
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise

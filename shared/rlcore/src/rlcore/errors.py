@@ -25,5 +25,12 @@ class ModelNotFound(LookupError):
     """A model spec that cannot be resolved: says what was looked for and how to provide it."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, DataError, ModelNotFound, FileNotFoundError)
-"""What a CLI reports as one line with exit code 2 instead of a traceback."""
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    DataError,
+    ModelNotFound,
+    FileNotFoundError,
+    ConnectionError,
+)
+"""What a CLI reports as one line with exit code 2 instead of a traceback (ConnectionError: an unreachable
+model server, such as an ``openai:`` endpoint that is not running)."""

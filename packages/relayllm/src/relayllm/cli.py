@@ -280,7 +280,8 @@ def demo(out: OutOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg =
     from relayllm.demo import run_demo
 
     config = _config(recipe, overrides)
-    run_demo(config, out, console=console)
+    with run_directory(out, package="relayllm", name="demo", config=config) as run:
+        run_demo(config, run, console=console)
 
 
 def main() -> None:

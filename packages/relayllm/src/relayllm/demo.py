@@ -8,7 +8,6 @@ The toy numbers show that the pipeline runs end to end; they are not results.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -28,9 +27,8 @@ from rlcore.data import load_records
 from rlcore.runs import RunDir
 
 
-def run_demo(config: RelayLLMConfig, out: Path | None, *, console: Console) -> dict:
-    """Run the toy pipeline into ``out`` (a run directory with one sub-directory per stage)."""
-    root = RunDir(out, package="relayllm", name="demo", config=config)
+def run_demo(config: RelayLLMConfig, root: RunDir, *, console: Console) -> dict:
+    """Run the toy pipeline into the run directory ``root``, one sub-directory per stage."""
 
     def stage(name: str, cfg: RelayLLMConfig = config) -> RunDir:
         return RunDir(root.path / name, package="relayllm", config=cfg)

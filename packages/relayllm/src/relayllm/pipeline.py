@@ -160,7 +160,7 @@ def run_warmup(config: RelayLLMConfig, run: RunDir, rows: list[dict]) -> Path:
         max_length=cfg.max_length,
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
-        warmup_ratio=cfg.warmup_ratio,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
         logging_steps=1,
         save_strategy="no",
         seed=config.seed,
@@ -241,7 +241,7 @@ def run_train(config: RelayLLMConfig, run: RunDir, records: list[dict], slm: str
         output_dir=str(run.file("checkpoints")),
         learning_rate=cfg.learning_rate,
         weight_decay=cfg.weight_decay,
-        warmup_ratio=cfg.warmup_ratio,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float < 1 is a share of the steps
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
         beta=cfg.beta,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -46,9 +47,11 @@ __all__ = [
     "relay_generate",
 ]
 
-# Model specs load_model understands besides hub ids and directories, and the relay's own schemes.
+# Model specs load_model understands besides hub ids and directories, and the relay's own schemes. Anything
+# else before a colon that looks like a URL scheme is a mistake (a bare http:// URL, a typo).
 _LOAD_MODEL_SCHEMES = ("tiny", "embedded", "gguf")
 _RELAY_SCHEMES = ("hf", "openai", "vllm")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 # ------------------------------------------------------------------------------------------ protocol
@@ -198,7 +201,8 @@ class HFRelayModel:
 
     ``logits_processor`` (an extension of the spec's signature), called as transformers' processors are, with
     ``(input_ids of shape (1, length), scores of shape (1, vocab))``, edits the raw logits before the bans,
-    temperature and top-p: the benchmark uses it to suppress EOS and script calls.
+    temperature and top-p: the benchmark uses it to suppress EOS and script calls. ``chat_template_kwargs``
+    (default ``{"enable_thinking": False}``) goes to the chat template in :meth:`format_prompt`.
     """
 
     stateful = True
@@ -595,7 +599,7 @@ def load_relay_model(spec: str, *, tokenizer: Any = None, **sampling: Any) -> An
         raise ValueError(f"a relay model spec is a non-empty string, got {spec!r}")
     spec = spec.strip()
     scheme, sep, rest = spec.partition(":")
-    if sep and scheme not in _RELAY_SCHEMES + _LOAD_MODEL_SCHEMES:
+    if sep and _SCHEME.fullmatch(scheme) and scheme not in _RELAY_SCHEMES + _LOAD_MODEL_SCHEMES:
         raise ValueError(
             f"unknown model scheme {scheme!r} in {spec!r}: use a hub id or directory, hf:, tiny:, embedded:, "
             "gguf:, openai:<base_url>#<model> or vllm:<model>"

@@ -315,7 +315,7 @@ def evaluate_benchmarks(
         # One model per temperature: greedy for single-sample sets, sampled for the repeated AIME sets.
         if temperature not in models:
             if mode == "llm":
-                models[temperature] = load_llm(config, temperature=temperature, seed=config.seed)
+                models[temperature] = _batched(load_llm(config, temperature=temperature, seed=config.seed))
             else:
                 banned = (CALL_OPEN,) if mode == "slm" else ()
                 models[temperature] = load_slm(
@@ -352,6 +352,23 @@ def evaluate_benchmarks(
     summary = summarize(items)
     run.write_json("summary.json", {"mode": mode, "rows": [s.__dict__ for s in summary]})
     return summary
+
+
+def _batched(model):
+    """The teacher alone never hands off, so a local model can answer every prompt in one batched
+    ``generate`` per turn (a GeneratorRelayModel over an HFGenerator) instead of one prompt at a time."""
+    from rlcore.rollout import HFGenerator
+
+    from relayllm.relay import GeneratorRelayModel, HFRelayModel
+
+    if not isinstance(model, HFRelayModel):
+        return model
+    return GeneratorRelayModel(
+        HFGenerator(model.model, model.tokenizer),
+        model.tokenizer,
+        temperature=model.temperature,
+        top_p=model.top_p,
+    )
 
 
 # -- 6. router -----------------------------------------------------------------------------------------

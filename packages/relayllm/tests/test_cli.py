@@ -116,7 +116,7 @@ def test_router_needs_inputs_and_computes():
     )
     assert ok.exit_code == 0, ok.output
     text = " ".join(ok.output.split())
-    assert "42.62" in text and "+6.9" in text and "0.6041" in text and "98.2%" in text
+    assert "42.62" in text and "+6.90" in text and "0.6041" in text and "98.2%" in text
 
 
 def test_console_script_exit_code_is_2(tmp_path):

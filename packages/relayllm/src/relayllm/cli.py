@@ -228,7 +228,7 @@ def router_line(c) -> str:
     share = "n/a" if c.matched_llm_share is None else f"{c.matched_llm_share + 0.0:.4f}"  # no "-0.0000"
     reduction = "n/a" if c.cost_reduction is None else f"{100 * c.cost_reduction:.1f}%"
     return (
-        f"random router at the relay's cost: accuracy {c.equal_cost_accuracy:.4g} (relay margin {c.accuracy_gain:+.4g}); "
+        f"random router at the relay's cost: accuracy {c.equal_cost_accuracy:.2f} (relay margin {c.accuracy_gain:+.2f}); "
         f"matching the relay's accuracy needs an LLM share of {share} (relay cost reduction {reduction})"
     )
 

@@ -357,9 +357,8 @@ def evaluate_benchmarks(
 def _batched(model):
     """The teacher alone never hands off, so a local model can answer every prompt in one batched
     ``generate`` per turn (a GeneratorRelayModel over an HFGenerator) instead of one prompt at a time."""
-    from rlcore.rollout import HFGenerator
-
     from relayllm.relay import GeneratorRelayModel, HFRelayModel
+    from rlcore.rollout import HFGenerator
 
     if not isinstance(model, HFRelayModel):
         return model

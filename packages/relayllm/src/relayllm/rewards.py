@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 MetricLogger = Callable[[str, float], Any]
-"""``log_metric(name, value)``: where the reward functions report their batch statistics."""
+"""``log_metric(name, value)``: where the reward functions report their batch statistics. TRL 1.16 passes its
+trainer's logger to every reward call as the ``log_metric`` keyword; one given to a factory is the fallback."""
 
 # The official code's command parser: whitespace is tolerated around "<", ">" and "/".
 _LENIENT_CALL = re.compile(r"<\s*call\s*>\s*([0-9]+)\s*<\s*/\s*call\s*>")
@@ -300,7 +301,13 @@ def make_accuracy_reward(*, ratio_source: str = "actual", log_metric: MetricLogg
 
     def accuracy_reward(prompts, completions, **kwargs) -> list[float]:
         keys, correct, ratios, called = _read_batch(prompts, completions, kwargs, ratio_source)
-        _log(log_metric, correct, ratios, called, _group_scenarios(keys, correct, called))
+        _log(
+            kwargs.get("log_metric") or log_metric,
+            correct,
+            ratios,
+            called,
+            _group_scenarios(keys, correct, called),
+        )
         return [float(c) for c in correct]
 
     return accuracy_reward
@@ -317,7 +324,13 @@ def make_simple_reward(*, ratio_source: str = "actual", log_metric: MetricLogger
 
     def simple_reward(prompts, completions, **kwargs) -> list[float]:
         keys, correct, ratios, called = _read_batch(prompts, completions, kwargs, ratio_source)
-        _log(log_metric, correct, ratios, called, _group_scenarios(keys, correct, called))
+        _log(
+            kwargs.get("log_metric") or log_metric,
+            correct,
+            ratios,
+            called,
+            _group_scenarios(keys, correct, called),
+        )
         return [simple_reward_score(c, r) for c, r in zip(correct, ratios, strict=True)]
 
     return simple_reward
@@ -386,7 +399,7 @@ def make_difficulty_aware_reward(
             group_scores = _scenario_scores(scenario, group_correct, group_ratios, group_called, **weights)
             for i, score in zip(idx, group_scores, strict=True):
                 scores[i] = score
-        _log(log_metric, all_correct, all_ratios, all_called, scenarios)
+        _log(kwargs.get("log_metric") or log_metric, all_correct, all_ratios, all_called, scenarios)
         return [score for row, score in zip(rows, scores, strict=True) if row[0] == rank]
 
     return difficulty_aware_reward

@@ -60,7 +60,11 @@ def _records(config: RelayLLMConfig, source: str | None = None) -> list[dict]:
         rows = load_records(source)
         if rows and "prompt" in rows[0] and "completion" in rows[0]:
             return rows  # already warm-up rows
-    return read_records(config, source)
+    records = read_records(config, source)
+    skipped = getattr(records, "skipped", 0)
+    if skipped:
+        console.print(f"[yellow]skipped {skipped} records without a question or an answer[/]")
+    return records
 
 
 @app.command("warmup-data")

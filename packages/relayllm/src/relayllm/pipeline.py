@@ -69,7 +69,8 @@ def load_llm(
 def read_records(config: RelayLLMConfig, source: str | None = None) -> list[dict]:
     """Question/answer records from ``source`` (default ``data.train``); ``sample:<name>`` reads a bundled file.
 
-    Records without a question or an answer are skipped (and counted in the log); none left is a DataError.
+    Records without a question or an answer are skipped and counted (``records.skipped`` for files and hub
+    sets); none left is a DataError.
     """
     from relayllm import data
 
@@ -87,7 +88,7 @@ def read_records(config: RelayLLMConfig, source: str | None = None) -> list[dict
         )
     if not records:
         raise DataError(f"no usable records (each needs a question and an answer) ({source})")
-    return list(records)
+    return records
 
 
 # -- 1. warm-up data ---------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ def main(out: Path) -> None:
     (out / f"rank{state.process_index}.json").write_text(
         json.dumps({"rank": state.process_index, "world": state.num_processes, "scores": scores})
     )
+    # Leave together and close the gloo group: a rank exiting while its peer still talks to it aborts.
+    state.wait_for_everyone()
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":

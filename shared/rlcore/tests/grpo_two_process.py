@@ -52,6 +52,9 @@ def main(out: Path) -> None:
             }
         )
     )
+    # Leave together and close the gloo group: a rank exiting while its peer still talks to it aborts.
+    state.wait_for_everyone()
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":

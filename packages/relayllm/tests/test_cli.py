@@ -129,3 +129,35 @@ def test_console_script_exit_code_is_2(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "missing.jsonl" in proc.stderr
+
+
+def test_eval_and_decode_commands_on_tiny_models(tmp_path):
+    out = tmp_path / "eval"
+    result = runner.invoke(
+        app,
+        ["eval", "--slm", "tiny:qwen2", "--llm", "tiny:qwen2", "--benchmarks", "toy-easy,toy-hard", "--limit", "2",
+         "--mode", "relay", "--out", str(out), "relay.max_tokens=6"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "relay" and [r["name"] for r in summary["rows"]] == [
+        "toy-easy",
+        "toy-hard",
+        "average",
+    ]
+    assert len((out / "items" / "toy-hard.jsonl").read_text().splitlines()) == 2
+    decoded = runner.invoke(
+        app,
+        [
+            "decode",
+            "--question",
+            "What is 2 + 2?",
+            "--slm",
+            "tiny:qwen2",
+            "--llm",
+            "tiny:qwen2",
+            "relay.max_tokens=6",
+        ],
+    )
+    assert decoded.exit_code == 0, decoded.output
+    assert "finish" in decoded.output and "LLM tokens" in decoded.output

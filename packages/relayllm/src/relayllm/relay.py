@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from relayllm.config import RelayConfig
 from relayllm.prompts import CALL_CLOSE, parse_calls, strip_calls
+from rlcore.rollout import eval_no_grad
 
 __all__ = [
     "Continuation",
@@ -93,22 +94,6 @@ class RelayModel(Protocol):
 
 
 # ---------------------------------------------------------------------------------------- local models
-
-
-@contextmanager
-def _eval_no_grad(model: Any) -> Iterator[None]:
-    """Eval mode without gradients for the block; each module's own training flag restored afterwards (a
-    trainer's policy is sampled mid-training, and a frozen part may stay in eval mode while the rest trains)."""
-    import torch
-
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in modes:
-            module.training = mode
 
 
 class _StopWatch:
@@ -317,7 +302,7 @@ class HFRelayModel:
         if not target:
             raise ValueError("HFRelayModel needs a non-empty prompt or response to continue")
         try:
-            with _eval_no_grad(self.model):
+            with eval_no_grad(self.model):
                 ids, logprobs, finish = self._decode(target, max_new_tokens, stop)
         except BaseException:
             # The cache may hold a half-fed step: forget it rather than trust it next time.
@@ -977,7 +962,7 @@ def make_relay_rollout(
         else:
             model = trainer.accelerator.unwrap_model(trainer.model)
             slm = HFRelayModel(model, tokenizer, temperature=temperature, top_p=top_p)
-            guard = _eval_no_grad(model)
+            guard = eval_no_grad(model)
         with guard:
             results = relay_generate(slm, teacher, prompts, config)
         logprobs = [r.logprobs for r in results]

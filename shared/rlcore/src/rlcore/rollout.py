@@ -46,6 +46,7 @@ __all__ = [
     "Sample",
     "SamplingParams",
     "VLLMGenerator",
+    "eval_no_grad",
     "make_generator",
     "policy_generator",
 ]
@@ -244,7 +245,7 @@ class _ChosenLogprobs:
 
 
 @contextmanager
-def _eval_no_grad(model: Any) -> Iterator[None]:
+def eval_no_grad(model: Any) -> Iterator[None]:
     """Eval mode and no gradient for the block; each module's own training flag restored afterwards (a
     trainer may keep, say, a frozen vision tower in eval mode while the rest trains)."""
     import torch
@@ -297,7 +298,7 @@ class HFGenerator:
         parsed = _parse_prompts(prompts)
         texts = [self._render(p) for p in parsed]
         results: list[list[Sample]] = [[] for _ in parsed]
-        with _eval_no_grad(self.model):
+        with eval_no_grad(self.model):
             for with_images in (False, True):
                 idx = [i for i, p in enumerate(parsed) if bool(p.images) == with_images]
                 if not idx:

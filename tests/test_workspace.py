@@ -90,7 +90,7 @@ def test_rlcore_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": "1"}\nnot json\n')
     malformed = _cli("eval", "--data", str(bad), "--out", str(tmp_path / "r2"))
-    assert malformed.returncode == 2 and "line 2" in malformed.stderr
+    assert malformed.returncode == 2 and "bad.jsonl:2: not valid JSON" in malformed.stderr
     good = tmp_path / "good.jsonl"
     good.write_text('{"question": "q", "answer": "1"}\n')
     unknown = _cli("eval", "--data", str(good), "--model", "tiny:nonsense", "--out", str(tmp_path / "r3"))

@@ -306,7 +306,7 @@ def test_load_records_bad_sources(tmp_path):
         load_records(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": "1"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(DataError, match="line 2"):
+    with pytest.raises(DataError, match=":2: not valid JSON"):
         load_records(bad)
     with pytest.raises(DataError):
         load_records(bad, limit=-1)

@@ -34,7 +34,7 @@ def test_errors(tmp_path):
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"a": 1}\n{"a": \n')
-    with pytest.raises(DataError, match=r"bad\.jsonl: line 2"):
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
         load_records(bad)
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(DataError, match="unsupported"):

@@ -247,3 +247,14 @@ def test_embedded_smollm2_loads_offline_caches_and_answers(monkeypatch, tmp_path
     out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
     answer = tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert answer.strip(), answer
+
+
+def test_eos_token_ids_merges_config_and_tokenizer():
+    from rlcore.models import eos_token_ids, load_model
+
+    model, tok = load_model("tiny:qwen2")
+    assert eos_token_ids(model, tok) == {tok.eos_token_id}
+    model.generation_config.eos_token_id = [tok.eos_token_id, tok.pad_token_id]
+    assert eos_token_ids(model, tok) == {tok.eos_token_id, tok.pad_token_id}
+    vlm, processor = load_model("tiny:qwen2.5-vl")
+    assert processor.tokenizer.eos_token_id in eos_token_ids(vlm, processor)

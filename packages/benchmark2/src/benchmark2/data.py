@@ -564,22 +564,6 @@ def _from_long(df: pd.DataFrame, *, missing: str) -> ItemResults:
     return ItemResults(models, matrices)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{path}:{number}: not valid JSON") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: not a JSON object")
-            rows.append(row)
-    return rows
-
-
 def _read_table(path: Path) -> pd.DataFrame:
     """A DataFrame from a ``.csv``, ``.jsonl``, ``.parquet`` or ``.json`` (a list of records) file."""
     suffix = path.suffix.lower()
@@ -593,7 +577,9 @@ def _read_table(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyarrow raise many unrelated classes for a malformed file
         raise DataError(f"{path}: unreadable {suffix[1:]} file ({exc})") from None
     if suffix == ".jsonl":
-        return pd.DataFrame.from_records(_read_jsonl(path))
+        from rlcore.data import load_records
+
+        return pd.DataFrame.from_records(load_records(path))  # errors name PATH:LINE
     if suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

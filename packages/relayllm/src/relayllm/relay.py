@@ -130,19 +130,6 @@ class _StopWatch:
         return any(s in window for s in self.stops)
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """EOS ids from the model's generation config and the tokenizer: a call ends at any of them."""
-    ids: set[int] = set()
-    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(config_eos, int):
-        ids.add(config_eos)
-    elif config_eos is not None:
-        ids.update(int(i) for i in config_eos)
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    return ids
-
-
 def _vocab_fingerprint(tokenizer: Any) -> str:
     """sha256 of the id -> token table. Two tokenizers with the same table give every id the same text, which
     is what splicing one model's ids into the other's sequence needs (the tokens handoff)."""
@@ -207,7 +194,7 @@ class HFRelayModel:
     ) -> None:
         import torch
 
-        from rlcore.models import tokenizer_of
+        from rlcore.models import eos_token_ids, tokenizer_of
 
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature!r}")
@@ -223,7 +210,7 @@ class HFRelayModel:
         )
         self.logits_processor = logits_processor
         self.device = model.device
-        self._eos = _eos_ids(model, self.tokenizer)
+        self._eos = eos_token_ids(model, self.tokenizer)
         self._generator = None
         if seed is not None:
             self._generator = torch.Generator(device=self.device)

@@ -44,6 +44,7 @@ __all__ = [
     "TASKS",
     "TINY_MODELS",
     "ModelNotFound",
+    "eos_token_ids",
     "is_vlm",
     "load_model",
     "tiny_tokenizer",
@@ -123,6 +124,21 @@ def tokenizer_of(processor: Any) -> PreTrainedTokenizerBase:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends generation: the model's ``generation_config.eos_token_id`` (an int or a list) and the
+    tokenizer's ``eos_token_id``."""
+    ids: set[int] = set()
+    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(config_eos, int):
+        ids.add(config_eos)
+    elif config_eos is not None:
+        ids.update(int(i) for i in config_eos)
+    eos = getattr(tokenizer_of(tokenizer), "eos_token_id", None)
+    if eos is not None:
+        ids.add(int(eos))
+    return ids
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str | None:

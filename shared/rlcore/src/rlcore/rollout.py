@@ -280,12 +280,12 @@ class HFGenerator:
     """
 
     def __init__(self, model: Any, tokenizer_or_processor: Any) -> None:
-        from rlcore.models import tokenizer_of
+        from rlcore.models import eos_token_ids, tokenizer_of
 
         self.model = model
         self.processor = tokenizer_or_processor
         self.tokenizer = tokenizer_of(tokenizer_or_processor)
-        self._eos_ids = _eos_ids(model, self.tokenizer)
+        self._eos_ids = eos_token_ids(model, self.tokenizer)
         pad = self.tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else (min(self._eos_ids) if self._eos_ids else 0)
 
@@ -429,19 +429,6 @@ class HFGenerator:
             # matched a special token's text, which decoding skips.
             return Sample(self._decode(ids[:end]), ids[:end], logprobs[:end], "stop")
         return Sample(text, ids, logprobs, "length")
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """EOS ids from the model's generation config and the tokenizer: generation stops at any of them."""
-    ids: set[int] = set()
-    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(config_eos, int):
-        ids.add(config_eos)
-    elif config_eos is not None:
-        ids.update(int(i) for i in config_eos)
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
 
 
 def _copy(sample: Sample) -> Sample:

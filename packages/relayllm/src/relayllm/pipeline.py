@@ -6,6 +6,7 @@ Every stage writes into a :class:`rlcore.runs.RunDir` and returns what it wrote.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import Counter
@@ -47,11 +48,28 @@ def load_slm(spec: str, *, temperature: float = 0.0, top_p: float = 1.0, seed: i
     )
 
 
+@functools.lru_cache(maxsize=2)
+def _frozen_local_model(spec: str):
+    """The large model's weights, loaded once per process: it is never trained, so every stage (filter, GRPO
+    rollouts, eval) can share one copy instead of reloading it."""
+    from rlcore.models import load_model
+
+    return load_model(spec)
+
+
+def _is_server(spec: str) -> bool:
+    return spec.startswith(("openai:", "vllm:"))
+
+
 def load_llm(
     config: RelayLLMConfig, *, temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None
 ):
     """The frozen large model: a local model, an ``openai:`` server or ``vllm:`` (checked once)."""
-    from relayllm.relay import load_relay_model
+    from relayllm.relay import HFRelayModel, load_relay_model
+
+    if not _is_server(config.llm) and not config.llm_tokenizer:
+        spec = config.llm.removeprefix("hf:")
+        return HFRelayModel(*_frozen_local_model(spec), temperature=temperature, top_p=top_p, seed=seed)
 
     tokenizer = None
     if config.llm_tokenizer:
@@ -188,7 +206,12 @@ def run_filter(config: RelayLLMConfig, run: RunDir, records: list[dict]) -> dict
         from relayllm.relay import load_relay_model
 
         load_relay_model(config.llm)  # reachability check: one clear error before any sampling
-    generator = make_generator(config.llm)
+    if _is_server(config.llm):
+        generator = make_generator(config.llm)
+    else:
+        from rlcore.rollout import HFGenerator
+
+        generator = HFGenerator(*_frozen_local_model(config.llm.removeprefix("hf:")))
     kept, rates = filter_by_teacher(records, generator, config.filter)
     if not kept:
         raise DataError(

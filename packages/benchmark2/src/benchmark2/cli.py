@@ -54,12 +54,26 @@ def _yaml_mapping(path: Path | None) -> dict | None:
 
 
 def _quality_console_table(quality: pd.DataFrame, evaluation: pd.DataFrame | None = None) -> Table:
-    table = Table(title="Benchmark quality" + (" and selection" if evaluation is not None else ""))
-    for col in ("benchmark", "domain", "CBRC", "DS", "CAD", "BQS"):
-        table.add_column(col, justify="left" if col in ("benchmark", "domain") else "right")
+    from rich import box
+
+    # Compact enough for an 80-column terminal: a simple box, no cell wrapping.
+    table = Table(
+        title="Benchmark quality" + (" and selection" if evaluation is not None else ""),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("benchmark", no_wrap=True)
+    table.add_column("domain", no_wrap=True)
+    for col in ("CBRC", "DS", "CAD", "BQS"):
+        table.add_column(col, justify="right", min_width=4, no_wrap=True)
     if evaluation is not None:
-        for col in ("kept", "tau", "stab full->sel", "DS full->sel"):
-            table.add_column(col, justify="right")
+        table.add_column("kept", justify="right", min_width=4, no_wrap=True)
+        table.add_column("tau", justify="right", min_width=4, no_wrap=True)
+        table.add_column("stab f→s", justify="right", min_width=9, no_wrap=True)
+        table.add_column("DS f→s", justify="right", min_width=9, no_wrap=True)
 
     def row_cells(name, q, e):
         cells = [name, str(q.get("domain", "")), *(f"{q[c]:.2f}" for c in ("cbrc", "ds", "cad", "bqs"))]
@@ -67,8 +81,8 @@ def _quality_console_table(quality: pd.DataFrame, evaluation: pd.DataFrame | Non
             cells += [
                 f"{e['kept']:.2f}",
                 f"{e['tau']:.2f}",
-                f"{e['stability_full']:.2f} -> {e['stability']:.2f}",
-                f"{e['ds_full']:.2f} -> {e['ds']:.2f}",
+                f"{e['stability_full']:.2f}→{e['stability']:.2f}",
+                f"{e['ds_full']:.2f}→{e['ds']:.2f}",
             ]
         return cells
 

@@ -109,6 +109,15 @@ def read_records(config: RelayLLMConfig, source: str | None = None) -> list[dict
     return records
 
 
+def _gpu_switches(cfg) -> dict:
+    """bf16 and gradient checkpointing only when the recipe turns them on: otherwise rlcore's device-aware
+    defaults stand (off on a CPU, TRL's own on a GPU)."""
+    return {
+        **({"bf16": True} if cfg.bf16 else {}),
+        **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
+    }
+
+
 # -- 1. warm-up data ---------------------------------------------------------------------------------
 
 
@@ -183,8 +192,7 @@ def run_warmup(config: RelayLLMConfig, run: RunDir, rows: list[dict]) -> Path:
         logging_steps=1,
         save_strategy="no",
         seed=config.seed,
-        **({"bf16": True} if cfg.bf16 else {}),
-        **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
+        **_gpu_switches(cfg),
     )
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
     result = run_sft(config.slm, rows, sft, callbacks=[RunDirLogger(run)])
@@ -282,8 +290,7 @@ def run_train(config: RelayLLMConfig, run: RunDir, records: list[dict], slm: str
         seed=config.seed,
         use_vllm=cfg.use_vllm,
         **({"vllm_mode": "colocate"} if cfg.use_vllm else {}),
-        **({"bf16": True} if cfg.bf16 else {}),
-        **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
+        **_gpu_switches(cfg),
         **batch,
     )
     rows = [

@@ -10,7 +10,9 @@ from rlcore.rollout import Sample, SamplingParams
 
 
 def second_puzzle() -> Puzzle:
-    return Puzzle.from_words([("DOG", "Barker", 0, 0, "across"), ("DIG", "Excavate", 0, 0, "down")], 3, 3, id="Q")
+    return Puzzle.from_words(
+        [("DOG", "Barker", 0, 0, "across"), ("DIG", "Excavate", 0, 0, "down")], 3, 3, id="Q"
+    )
 
 
 class Recorder:
@@ -25,7 +27,11 @@ class Recorder:
 def test_oracle_scores_one_and_records_have_every_field(P):
     puzzles = [P, second_puzzle()]
     by_id = {p.id: p for p in puzzles}
-    gen = Recorder(lambda conv: format_solution(next(p for p in by_id.values() if p.word("across 1").clue in conv[-1]["content"])))
+    gen = Recorder(
+        lambda conv: format_solution(
+            next(p for p in by_id.values() if p.word("across 1").clue in conv[-1]["content"])
+        )
+    )
     result = evaluate(puzzles, gen, EvalConfig(batch_size=1, max_new_tokens=32))
     assert len(gen.calls) == 2 and gen.calls[0][1].max_new_tokens == 32 and gen.calls[0][1].temperature == 0.0
     assert [r["id"] for r in result.records] == ["P", "Q"]
@@ -37,8 +43,12 @@ def test_oracle_scores_one_and_records_have_every_field(P):
 
 def test_plain_callable_and_on_records(P):
     seen = []
-    result = evaluate([P, P, P], lambda convs: ["Across:\n1: CAT"] * len(convs), EvalConfig(batch_size=2),
-                      on_records=seen.append)
+    result = evaluate(
+        [P, P, P],
+        lambda convs: ["Across:\n1: CAT"] * len(convs),
+        EvalConfig(batch_size=2),
+        on_records=seen.append,
+    )
     assert [len(rows) for rows in seen] == [2, 1]
     assert result.records[0]["wcr"] == pytest.approx(1 / 3) and result.records[0]["completion_tokens"] == 0
 
@@ -61,7 +71,9 @@ def test_reflection_updates_the_first_answers(P):
 
 def test_llm_parser_rewrites_before_parsing(P):
     parser = Recorder(lambda conv: "Across:\n1: CAT")
-    result = evaluate([P], lambda convs: ["The first word is cat."], EvalConfig(parser="llm", parser_model=parser))
+    result = evaluate(
+        [P], lambda convs: ["The first word is cat."], EvalConfig(parser="llm", parser_model=parser)
+    )
     assert result.records[0]["answers"] == {"across 1": "CAT"}
     assert "The first word is cat." in parser.calls[0][0][0][-1]["content"]
 

@@ -364,7 +364,9 @@ def test_bundled_list_default_7x7():
 
 @pytest.mark.skipif(not BUNDLED.exists(), reason="bundled word list not built")
 def test_engines_identical_on_bundled_sample():
-    entries = [tuple(line.split(None, 1)) for line in BUNDLED.read_text(encoding="utf-8").splitlines() if line]
+    entries = [
+        tuple(line.split(None, 1)) for line in BUNDLED.read_text(encoding="utf-8").splitlines() if line
+    ]
     sample = random.Random(0).sample([e for e in entries if len(e[0]) <= 5], 700)
     kwargs = dict(min_words=9, restarts=2, max_failures=3, seed=11)
     with warnings.catch_warnings():

@@ -38,7 +38,9 @@ def test_keyed_lines_anywhere(line, key, answer):
 def test_number_only_lines_need_a_section():
     assert parse_answers("1: CAT") == {}
     assert parse_answers("**Across Answers:**\n1. cat\n2) dog\n### DOWN WORDS\n1 – cow") == {
-        "across 1": "CAT", "across 2": "DOG", "down 1": "COW"
+        "across 1": "CAT",
+        "across 2": "DOG",
+        "down 1": "COW",
     }
 
 

@@ -26,9 +26,13 @@ SMALL = RenderConfig(cell_px=20, margin_px=5, wrap_chars=40)
 @pytest.fixture
 def P() -> Puzzle:
     return Puzzle.from_words(
-        [("CAT", "Feline pet", 0, 0, "across"), ("COW", "Farm animal that moos", 0, 0, "down"),
-         ("TEA", "Hot drink", 0, 2, "down")],
-        5, 5,
+        [
+            ("CAT", "Feline pet", 0, 0, "across"),
+            ("COW", "Farm animal that moos", 0, 0, "down"),
+            ("TEA", "Hot drink", 0, 2, "down"),
+        ],
+        5,
+        5,
     )
 
 
@@ -60,11 +64,25 @@ def test_clue_lines(P):
 
 
 def test_templates_tuple():
-    assert TEMPLATES == ("text_cot", "text_cot_prefilled", "text_shot", "img_cot", "img_cot_prefilled",
-                         "img_shot", "img_cot_grid_only", "extraction")
+    assert TEMPLATES == (
+        "text_cot",
+        "text_cot_prefilled",
+        "text_shot",
+        "img_cot",
+        "img_cot_prefilled",
+        "img_shot",
+        "img_cot_grid_only",
+        "extraction",
+    )
 
 
-EXPECTED_IMAGES = {"img_cot": 1, "img_cot_prefilled": 1, "img_shot": 4, "img_cot_grid_only": 1, "extraction": 1}
+EXPECTED_IMAGES = {
+    "img_cot": 1,
+    "img_cot_prefilled": 1,
+    "img_shot": 4,
+    "img_cot_grid_only": 1,
+    "extraction": 1,
+}
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -96,8 +114,9 @@ def test_every_template_builds(P, template):
 
 
 def test_answer_formats_verbatim():
-    assert ANSWER_FORMAT_TEXT == ("Across:\n[Number as shown in clues]: [Answer]\n\n"
-                                  "Down:\n[Number as shown in clues]: [Answer]")
+    assert ANSWER_FORMAT_TEXT == (
+        "Across:\n[Number as shown in clues]: [Answer]\n\nDown:\n[Number as shown in clues]: [Answer]"
+    )
     assert ANSWER_FORMAT_TEXT.replace("clues", "image") == ANSWER_FORMAT_IMAGE
     assert EXTRACTION_FORMAT == (
         "ACROSS:\n[Number as shown in image]: [Clue Text]\nExtracted Word: [Word from Grid]\n\n"
@@ -128,8 +147,9 @@ def test_released_images_used(P):
     given.save(buf, format="PNG")
     content = build_messages(P, "img_cot", images={"grid": given})[0]["content"]
     assert [p["image"] for p in content if p["type"] == "image"] == [given]
-    content = build_messages(P, "img_cot_prefilled", images={"partial_0.75": {"bytes": buf.getvalue()}},
-                             render=SMALL)[0]["content"]
+    content = build_messages(
+        P, "img_cot_prefilled", images={"partial_0.75": {"bytes": buf.getvalue()}}, render=SMALL
+    )[0]["content"]
     img = next(p["image"] for p in content if p["type"] == "image")
     assert img.size == (7, 9) and img.getpixel((0, 0)) == (1, 2, 3)
     content = build_messages(P, "img_shot", images={"partial_0.5": given}, render=SMALL)[0]["content"]

@@ -18,9 +18,13 @@ M, CELL = CFG.margin_px, CFG.cell_px
 @pytest.fixture(scope="module")
 def P() -> Puzzle:
     return Puzzle.from_words(
-        [("CAT", "Feline pet", 0, 0, "across"), ("COW", "Farm animal that moos", 0, 0, "down"),
-         ("TEA", "Hot drink", 0, 2, "down")],
-        5, 5,
+        [
+            ("CAT", "Feline pet", 0, 0, "across"),
+            ("COW", "Farm animal that moos", 0, 0, "down"),
+            ("TEA", "Hot drink", 0, 2, "down"),
+        ],
+        5,
+        5,
     )
 
 
@@ -36,8 +40,12 @@ def origin(r: int, c: int) -> tuple[int, int]:
 def dark_near_centre(img: Image.Image, r: int, c: int, radius: int = 12) -> int:
     x0, y0 = origin(r, c)
     cx, cy = x0 + CELL // 2, y0 + CELL // 2
-    return sum(1 for x in range(cx - radius, cx + radius) for y in range(cy - radius, cy + radius)
-               if sum(img.getpixel((x, y))) < 300)
+    return sum(
+        1
+        for x in range(cx - radius, cx + radius)
+        for y in range(cy - radius, cy + radius)
+        if sum(img.getpixel((x, y))) < 300
+    )
 
 
 def test_grid_only_size_and_mode(images):
@@ -81,8 +89,12 @@ def test_numbers_drawn_at_start_cells(images):
 
     def dark_in_number_box(r, c):
         x0, y0 = origin(r, c)
-        return sum(1 for x in range(x0 + 3, x0 + 15) for y in range(y0 + 2, y0 + 20)
-                   if sum(img.getpixel((x, y))) < 300)
+        return sum(
+            1
+            for x in range(x0 + 3, x0 + 15)
+            for y in range(y0 + 2, y0 + 20)
+            if sum(img.getpixel((x, y))) < 300
+        )
 
     assert dark_in_number_box(0, 0) > 0 and dark_in_number_box(0, 2) > 0
     assert dark_in_number_box(0, 1) == 0 and dark_in_number_box(1, 0) == 0

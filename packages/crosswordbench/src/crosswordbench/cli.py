@@ -40,12 +40,19 @@ app = make_app(
 )
 
 PuzzlesOpt = Annotated[
-    str | None, typer.Option("--puzzles", help="Puzzles: .jsonl/.json/.parquet, or a hub id (HINT-lab/CrossWordBench).")
+    str | None,
+    typer.Option("--puzzles", help="Puzzles: .jsonl/.json/.parquet, or a hub id (HINT-lab/CrossWordBench)."),
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Model spec: local dir, embedded:…, tiny:…, hub id.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model spec: local dir, embedded:…, tiny:…, hub id.")
+]
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="hf, vllm or openai.")]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server (backend openai).")]
-TemplateOpt = Annotated[str | None, typer.Option("--template", help="text_cot, img_cot, extraction, … (spec §2.4).")]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="OpenAI-compatible server (backend openai).")
+]
+TemplateOpt = Annotated[
+    str | None, typer.Option("--template", help="text_cot, img_cot, extraction, … (spec §2.4).")
+]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate the first N puzzles.")]
 HfConfigOpt = Annotated[str | None, typer.Option("--hf-config", help="Hub subset (english, chinese, …).")]
 SplitOpt = Annotated[str | None, typer.Option("--split", help="Hub split (7x7, 14x14).")]
@@ -81,15 +88,25 @@ def _run(out: Path | None, name: str, config: Any = None) -> Iterator[Any]:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
 
 
 def _config(recipe: Path | None, overrides: list[str] | None, **options: Any) -> CrossWordBenchConfig:
     keys = {
-        "model": "model", "backend": "backend", "base_url": "base_url", "puzzles": "data.puzzles",
-        "hf_config": "data.hf_config", "split": "data.split", "limit": "data.limit", "modality": "interactive.modality",
+        "model": "model",
+        "backend": "backend",
+        "base_url": "base_url",
+        "puzzles": "data.puzzles",
+        "hf_config": "data.hf_config",
+        "split": "data.split",
+        "limit": "data.limit",
+        "modality": "interactive.modality",
     }
     extra = [*(overrides or [])]
     for name, value in options.items():
@@ -118,15 +135,18 @@ def _read_puzzles(path: str | None):
 @app.command()
 @cli_errors
 def generate(
-    words: Annotated[str, typer.Option(help="Word–clue list: 'bundled' or a .txt/.csv/.tsv file.")] = "bundled",
+    words: Annotated[
+        str, typer.Option(help="Word–clue list: 'bundled' or a .txt/.csv/.tsv file.")
+    ] = "bundled",
     size: Annotated[list[str] | None, typer.Option(help="Grid size, repeatable (7x7, 14x14).")] = None,
     n: Annotated[int | None, typer.Option(help="Puzzles per size.")] = None,
     seed: Annotated[int | None, typer.Option(help="Generator seed.")] = None,
     restarts: Annotated[int | None, typer.Option(help="Layouts tried per attempt.")] = None,
     replacement: Annotated[bool, typer.Option(help="Allow a word–clue pair in several puzzles.")] = False,
     images: Annotated[bool, typer.Option(help="Write images/<id>_<variant>.png.")] = False,
-    export: Annotated[str | None, typer.Option(help="Also write export/<id>.puz|.ipuz: 'puz', 'ipuz' or 'puz,ipuz'.")]
-    = None,
+    export: Annotated[
+        str | None, typer.Option(help="Also write export/<id>.puz|.ipuz: 'puz', 'ipuz' or 'puz,ipuz'.")
+    ] = None,
     recipe: RecipeOpt = None,
     out: OutOpt = None,
     overrides: OverridesArg = None,
@@ -137,7 +157,9 @@ def generate(
 
     extra = [*(overrides or []), f"generate.words={words}"]
     extra += [f"generate.sizes=[{','.join(size)}]"] if size else []
-    extra += [f"generate.{k}={v}" for k, v in (("n", n), ("seed", seed), ("restarts", restarts)) if v is not None]
+    extra += [
+        f"generate.{k}={v}" for k, v in (("n", n), ("seed", seed), ("restarts", restarts)) if v is not None
+    ]
     extra += ["generate.replacement=true"] if replacement else []
     config = load_recipe(CrossWordBenchConfig, recipe, extra)
     formats = [f.strip() for f in export.split(",") if f.strip()] if export else []
@@ -145,12 +167,16 @@ def generate(
     with _run(out, "generate", config) as run:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with console.status(f"generating {config.generate.n} per size {', '.join(config.generate.sizes)}"):
+            with console.status(
+                f"generating {config.generate.n} per size {', '.join(config.generate.sizes)}"
+            ):
                 puzzles = generate_sets(config.generate, entries=entries)
         for warning in caught:
             console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
         if config.generate.n > 0 and not puzzles:
-            raise ValueError("no puzzle could be generated: use a larger word list, more restarts or --replacement")
+            raise ValueError(
+                "no puzzle could be generated: use a larger word list, more restarts or --replacement"
+            )
         save_puzzles(puzzles, run.file("puzzles.jsonl"))
         if images:
             write_images(puzzles, run.file("images"))
@@ -164,7 +190,9 @@ def generate(
 def render(
     puzzles: PuzzlesOpt = None,
     variant: Annotated[str, typer.Option(help="grid, grid_only, key, partial or filled.")] = "grid",
-    ratio: Annotated[float | None, typer.Option(help="Prefill ratio for partial/filled (default 0.75).")] = None,
+    ratio: Annotated[
+        float | None, typer.Option(help="Prefill ratio for partial/filled (default 0.75).")
+    ] = None,
     out: OutOpt = None,
 ) -> None:
     """Render every puzzle as DIR/<id>_<variant>.png."""
@@ -178,7 +206,11 @@ def render(
     items = _read_puzzles(puzzles)
     with _run(out, "render") as run:
         for puzzle in items:
-            mask = prefill_for(puzzle, ratio if ratio is not None else 0.75) if variant in ("partial", "filled") else None
+            mask = (
+                prefill_for(puzzle, ratio if ratio is not None else 0.75)
+                if variant in ("partial", "filled")
+                else None
+            )
             render_image(puzzle, variant, mask=mask).save(run.file(f"{puzzle.id}_{variant}.png"))
     console.print(f"{len(items)} images → {run.path}")
 
@@ -253,8 +285,19 @@ def evaluate_cmd(
     """Zero-shot CoT evaluation → samples.jsonl (resumable), metrics.json, report.md."""
     from crosswordbench.pipeline import evaluate_run, puzzles_for
 
-    config = _config(recipe, overrides, model=model, backend=backend, base_url=base_url, template=template,
-                     reflection=reflection, limit=limit, puzzles=puzzles, hf_config=hf_config, split=split)
+    config = _config(
+        recipe,
+        overrides,
+        model=model,
+        backend=backend,
+        base_url=base_url,
+        template=template,
+        reflection=reflection,
+        limit=limit,
+        puzzles=puzzles,
+        hf_config=hf_config,
+        split=split,
+    )
     config.generator_spec()  # no model → one error line before anything is loaded
     items = puzzles_for(config)
     generator = _generator(config)
@@ -287,8 +330,18 @@ def interactive(
     """Interactive mode: one clue per turn, stop at the first wrong answer → ISS per puzzle."""
     from crosswordbench.pipeline import interactive_run, puzzles_for
 
-    config = _config(recipe, overrides, model=model, backend=backend, base_url=base_url, modality=modality,
-                     limit=limit, puzzles=puzzles, hf_config=hf_config, split=split)
+    config = _config(
+        recipe,
+        overrides,
+        model=model,
+        backend=backend,
+        base_url=base_url,
+        modality=modality,
+        limit=limit,
+        puzzles=puzzles,
+        hf_config=hf_config,
+        split=split,
+    )
     config.generator_spec()
     items = puzzles_for(config)
     generator = _generator(config)
@@ -306,8 +359,9 @@ def interactive(
 def score(
     puzzles: PuzzlesOpt = None,
     responses: Annotated[Path | None, typer.Option(help="JSONL of {id, response}.")] = None,
-    template: Annotated[str, typer.Option(help="Template the replies answered (extraction parses differently).")]
-    = "text_cot",
+    template: Annotated[
+        str, typer.Option(help="Template the replies answered (extraction parses differently).")
+    ] = "text_cot",
     think: Annotated[str, typer.Option(help="last or first </think> split.")] = "last",
     out: OutOpt = None,
 ) -> None:
@@ -341,14 +395,18 @@ def score(
             "| WCR | LCR | ICR |\n|---|---|---|\n"
             f"| {s['wcr']['mean']:.3f} | {s['lcr']['mean']:.3f} | {s['icr']['mean']:.3f} |\n"
         )
-    console.print(f"WCR {s['wcr']['mean']:.3f}  LCR {s['lcr']['mean']:.3f}  ICR {s['icr']['mean']:.3f}  "
-                  f"(n={len(scored)}) → {run.path}")
+    console.print(
+        f"WCR {s['wcr']['mean']:.3f}  LCR {s['lcr']['mean']:.3f}  ICR {s['icr']['mean']:.3f}  "
+        f"(n={len(scored)}) → {run.path}"
+    )
 
 
 @app.command()
 @cli_errors
 def correlate(
-    img: Annotated[list[Path], typer.Option("--img", help="An img_cot evaluate run (repeat, one per model).")],
+    img: Annotated[
+        list[Path], typer.Option("--img", help="An img_cot evaluate run (repeat, one per model).")
+    ],
     parse: Annotated[list[Path], typer.Option("--parse", help="The matching extraction run (same order).")],
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10000,
     out: OutOpt = None,
@@ -367,9 +425,9 @@ def correlate(
 @app.command("build-wordlist")
 @cli_errors
 def build_wordlist(
-    wordnet_dir: Annotated[Path, typer.Option(help="WordNet 3.0 dict folder (Debian: /usr/share/wordnet).")] = Path(
-        "/usr/share/wordnet"
-    ),
+    wordnet_dir: Annotated[
+        Path, typer.Option(help="WordNet 3.0 dict folder (Debian: /usr/share/wordnet).")
+    ] = Path("/usr/share/wordnet"),
     out: Annotated[Path, typer.Option("--out", help="The word list to write.")] = Path("wordnet_en.txt"),
 ) -> None:
     """Rebuild the bundled word–clue list from WordNet 3.0 (byte-for-byte reproducible)."""

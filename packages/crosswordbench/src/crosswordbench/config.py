@@ -15,8 +15,15 @@ from crosswordbench.interactive import InteractiveConfig
 from crosswordbench.prompts import TEMPLATES
 from rlcore.config import ConfigError
 
-__all__ = ["BACKENDS", "Config", "CrossWordBenchConfig", "DataSettings", "GenerateSettings", "TrainSettings",
-           "parse_size"]
+__all__ = [
+    "BACKENDS",
+    "Config",
+    "CrossWordBenchConfig",
+    "DataSettings",
+    "GenerateSettings",
+    "TrainSettings",
+    "parse_size",
+]
 
 BACKENDS = ("hf", "vllm", "openai")
 
@@ -89,7 +96,9 @@ class TrainSettings:
     def __post_init__(self) -> None:
         parse_size(self.size)
         if self.template not in TEMPLATES:
-            raise ConfigError(f"train.template: unknown template {self.template!r}; valid: {', '.join(TEMPLATES)}")
+            raise ConfigError(
+                f"train.template: unknown template {self.template!r}; valid: {', '.join(TEMPLATES)}"
+            )
 
 
 @dataclass

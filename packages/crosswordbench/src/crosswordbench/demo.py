@@ -101,7 +101,9 @@ def run_demo(config: CrossWordBenchConfig, run: RunDir, *, console: Console) -> 
     for name in ("solver", "WCR", "LCR", "ICR", "ISS"):
         table.add_column(name, justify="left" if name == "solver" else "right")
     for row in rows:
-        table.add_row(row["solver"], f"{row['wcr']:.3f}", f"{row['lcr']:.3f}", f"{row['icr']:.3f}", str(row["iss"]))
+        table.add_row(
+            row["solver"], f"{row['wcr']:.3f}", f"{row['lcr']:.3f}", f"{row['icr']:.3f}", str(row["iss"])
+        )
     console.print(table)
     console.print(f"run directory: {run.path}")
     return summary
@@ -109,4 +111,3 @@ def run_demo(config: CrossWordBenchConfig, run: RunDir, *, console: Console) -> 
 
 def _row(name: str, summary: dict, iss: int) -> dict:
     return {"solver": name, **{k: summary[k]["mean"] for k in ("wcr", "lcr", "icr")}, "iss": iss}
-

@@ -111,7 +111,9 @@ def generate_texts(
     if callable(generator):
         texts = list(generator(list(conversations)))
         if len(texts) != len(conversations):
-            raise ValueError(f"the generator returned {len(texts)} replies for {len(conversations)} conversations")
+            raise ValueError(
+                f"the generator returned {len(texts)} replies for {len(conversations)} conversations"
+            )
         return ["" if t is None else str(t) for t in texts], [0] * len(texts)
     raise TypeError(f"a generator is an rlcore Generator or a callable, got {type(generator).__name__}")
 
@@ -130,7 +132,11 @@ holds is not documented, so the grid-only view is always rendered."""
 def released_images(puzzle: Puzzle) -> dict[str, Any] | None:
     """The released images of a loaded dataset puzzle (``meta["images"]``) under our variant names."""
     images = puzzle.meta.get("images") or {}
-    mapped = {ours: images[theirs] for theirs, ours in RELEASED_IMAGE_NAMES.items() if images.get(theirs) is not None}
+    mapped = {
+        ours: images[theirs]
+        for theirs, ours in RELEASED_IMAGE_NAMES.items()
+        if images.get(theirs) is not None
+    }
     return mapped or None
 
 
@@ -198,12 +204,16 @@ def evaluate(
         texts, tokens = generate_texts(generator, conversations, params)
         answers = [_answers(p, t, parser, mode, config) for p, t in zip(batch, texts, strict=True)]
         rows = [
-            score_record(p, config.template, t, a, n) for p, t, a, n in zip(batch, texts, answers, tokens, strict=True)
+            score_record(p, config.template, t, a, n)
+            for p, t, a, n in zip(batch, texts, answers, tokens, strict=True)
         ]
         if config.reflection:
             followups = [
-                [*conv, {"role": "assistant", "content": strip_reasoning(t, config.think)},
-                 reflection_message(config.template)]
+                [
+                    *conv,
+                    {"role": "assistant", "content": strip_reasoning(t, config.think)},
+                    reflection_message(config.template),
+                ]
                 for conv, t in zip(conversations, texts, strict=True)
             ]
             texts2, tokens2 = generate_texts(generator, followups, params)
@@ -228,7 +238,11 @@ def _answers(puzzle: Puzzle, text: str, parser: Any, mode: str, config: EvalConf
 
 
 def evaluate_responses(
-    puzzles: Sequence[Puzzle], responses: Sequence[str | None], *, template: str = "text_cot", think: str = "last"
+    puzzles: Sequence[Puzzle],
+    responses: Sequence[str | None],
+    *,
+    template: str = "text_cot",
+    think: str = "last",
 ) -> EvalResult:
     """Score saved replies, one per puzzle in order; a length mismatch → ``ValueError``."""
     puzzles, responses = list(puzzles), list(responses)

@@ -194,4 +194,3 @@ def _check(
         open_slots = [k for k in slots if k not in confirmed and k not in filled]
         filled[(open_slots or slots)[0]] = answer
     return True, filled
-

@@ -38,8 +38,18 @@ __all__ = [
 ]
 
 SCORE_KEYS = (
-    "wcr", "wcr_across", "wcr_down", "lcr", "lcr_across", "lcr_down", "icr", "completion",
-    "local_length_error", "global_length_error", "empty_answer", "n_words",
+    "wcr",
+    "wcr_across",
+    "wcr_down",
+    "lcr",
+    "lcr_across",
+    "lcr_down",
+    "icr",
+    "completion",
+    "local_length_error",
+    "global_length_error",
+    "empty_answer",
+    "n_words",
 )
 
 
@@ -111,7 +121,13 @@ def intersection_consistency_rate(puzzle: Puzzle, answers: Mapping | None) -> fl
     agree = 0
     for x in crossings:
         a, d = model.get(x.across_key, ""), model.get(x.down_key, "")
-        if a and d and x.across_index < len(a) and x.down_index < len(d) and a[x.across_index] == d[x.down_index]:
+        if (
+            a
+            and d
+            and x.across_index < len(a)
+            and x.down_index < len(d)
+            and a[x.across_index] == d[x.down_index]
+        ):
             agree += 1
     return agree / len(crossings)
 
@@ -174,7 +190,11 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
         stderr = std / math.sqrt(n)
         half = _t_quantile(n) * stderr if n > 1 and std > 0 else 0.0
         out[key] = {
-            "mean": mean, "std": std, "stderr": stderr, "ci95_low": mean - half, "ci95_high": mean + half,
+            "mean": mean,
+            "std": std,
+            "stderr": stderr,
+            "ci95_low": mean - half,
+            "ci95_high": mean + half,
             "n": n,
         }
     return out

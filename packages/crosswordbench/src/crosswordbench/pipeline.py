@@ -48,7 +48,9 @@ def word_entries(words: str) -> list[tuple[str, str]]:
     return bundled_word_list() if words == "bundled" else load_word_list(words)
 
 
-def generate_sets(settings: GenerateSettings, *, entries: Sequence[tuple[str, str]] | None = None) -> list[Puzzle]:
+def generate_sets(
+    settings: GenerateSettings, *, entries: Sequence[tuple[str, str]] | None = None
+) -> list[Puzzle]:
     """Puzzles for every size in ``settings.sizes``; a later size excludes the pairs used by earlier ones
     (the paper's 14×14 set shares no clue with its 7×7 set)."""
     from crosswordbench.generate import GenerationConfig, generate_puzzles
@@ -59,8 +61,13 @@ def generate_sets(settings: GenerateSettings, *, entries: Sequence[tuple[str, st
     for size in settings.sizes:
         rows, cols = parse_size(size)
         gen = GenerationConfig(
-            rows=rows, cols=cols, restarts=settings.restarts, passes=settings.passes,
-            replacement=settings.replacement, engine=settings.engine, seed=settings.seed,
+            rows=rows,
+            cols=cols,
+            restarts=settings.restarts,
+            passes=settings.passes,
+            replacement=settings.replacement,
+            engine=settings.engine,
+            seed=settings.seed,
         )
         made = generate_puzzles(entries, settings.n, gen, exclude=used or None)
         puzzles += made
@@ -68,7 +75,9 @@ def generate_sets(settings: GenerateSettings, *, entries: Sequence[tuple[str, st
     return puzzles
 
 
-def write_images(puzzles: Sequence[Puzzle], folder: Path, variants: Sequence[str] = IMAGE_VARIANTS) -> list[Path]:
+def write_images(
+    puzzles: Sequence[Puzzle], folder: Path, variants: Sequence[str] = IMAGE_VARIANTS
+) -> list[Path]:
     """PNG files ``<id>_<variant>.png``; ``partial_<r>`` uses the puzzle's prefill mask at ratio r."""
     from crosswordbench.prompts import prefill_for
     from crosswordbench.render import render_image
@@ -109,7 +118,10 @@ def puzzles_for(config: CrossWordBenchConfig) -> list[Puzzle]:
     from ``generate`` (``data.limit`` applies to both)."""
     if config.data.puzzles:
         return load_puzzles(
-            config.data.puzzles, hf_config=config.data.hf_config, split=config.data.split, limit=config.data.limit
+            config.data.puzzles,
+            hf_config=config.data.hf_config,
+            split=config.data.split,
+            limit=config.data.limit,
         )
     settings = replace(config.generate, sizes=config.generate.sizes[:1])
     if config.data.limit is not None:
@@ -153,21 +165,32 @@ def evaluate_run(
         todo = [p for p in puzzles if (template, p.id) not in done]
         if progress is not None:
             progress(len(puzzles) - len(todo))
-        evaluate(todo, generator, replace(config.eval, template=template), on_records=run.log_samples,
-                 on_progress=progress)
+        evaluate(
+            todo,
+            generator,
+            replace(config.eval, template=template),
+            on_records=run.log_samples,
+            on_progress=progress,
+        )
     ids = {p.id for p in puzzles}
-    records = [r for r in _done(run, "samples.jsonl") if r.get("id") in ids and r.get("template") in config.templates]
+    records = [
+        r for r in _done(run, "samples.jsonl") if r.get("id") in ids and r.get("template") in config.templates
+    ]
     metrics = summary_rows(records, "template")
     run.write_json("metrics.json", metrics)
     lines = [
-        f"# CrossWordBench evaluation: {config.model}", "",
-        f"{len(puzzles)} puzzles; mean ± standard error over puzzles (95% CIs in metrics.json).", "",
-        "| template | n | WCR | LCR | ICR | completion |", "|---|---|---|---|---|---|",
+        f"# CrossWordBench evaluation: {config.model}",
+        "",
+        f"{len(puzzles)} puzzles; mean ± standard error over puzzles (95% CIs in metrics.json).",
+        "",
+        "| template | n | WCR | LCR | ICR | completion |",
+        "|---|---|---|---|---|---|",
     ]
     for template, summary in metrics.items():
         n = summary.get("wcr", {}).get("n", 0)
         lines.append(
-            f"| {template} | {n} | " + " | ".join(_metric_cell(summary, k) for k in ("wcr", "lcr", "icr", "completion"))
+            f"| {template} | {n} | "
+            + " | ".join(_metric_cell(summary, k) for k in ("wcr", "lcr", "icr", "completion"))
             + " |"
         )
     run.write_report("\n".join(lines) + "\n")
@@ -216,15 +239,26 @@ def interactive_run(
                 progress(1)
             continue
         result = run_interactive(puzzle, generator, config.interactive, params=params)
-        run.log_samples([{
-            "id": puzzle.id, "steps": result.steps, "iss": result.iss, "confirmed": result.confirmed,
-            "turns": result.turns, "stop_reason": result.stop_reason, "transcript": _text_only(result.messages),
-        }])
+        run.log_samples(
+            [
+                {
+                    "id": puzzle.id,
+                    "steps": result.steps,
+                    "iss": result.iss,
+                    "confirmed": result.confirmed,
+                    "turns": result.turns,
+                    "stop_reason": result.stop_reason,
+                    "transcript": _text_only(result.messages),
+                }
+            ]
+        )
         if progress is not None:
             progress(1)
     ids = {p.id for p in puzzles}
     rows = [r for r in _done(run, "samples.jsonl") if r.get("id") in ids]
-    results = [InteractiveResult(r["steps"], r["iss"], r["confirmed"], r["turns"], r["stop_reason"]) for r in rows]
+    results = [
+        InteractiveResult(r["steps"], r["iss"], r["confirmed"], r["turns"], r["stop_reason"]) for r in rows
+    ]
     metrics = interactive_summary(results)
     run.write_json("metrics.json", metrics)
     run.write_report(
@@ -253,7 +287,9 @@ def _run_wcr(folder: Path) -> tuple[str, dict[str, float]]:
     return str(name), {str(r["id"]): float(r["wcr"]) for r in rows if "id" in r and "wcr" in r}
 
 
-def correlate_runs(img_dirs: Sequence[Path], parse_dirs: Sequence[Path], run: RunDir, *, n_boot: int = 10000) -> dict:
+def correlate_runs(
+    img_dirs: Sequence[Path], parse_dirs: Sequence[Path], run: RunDir, *, n_boot: int = 10000
+) -> dict:
     """Image-CoT versus grid-parsing WCR across models (paper: r = 0.936). ``img_dirs[i]`` and
     ``parse_dirs[i]`` are one model's two runs; puzzles are matched by id. Writes ``correlation.json``,
     ``correlation.png`` and ``report.md``."""
@@ -269,8 +305,10 @@ def correlate_runs(img_dirs: Sequence[Path], parse_dirs: Sequence[Path], run: Ru
     if len(img) != len(loaded):
         raise ValueError("two --img runs have the same model name; give each model its own run")
     result = grid_parsing_correlation(img, parse, n_boot=n_boot)
-    result["models"] = {m: {"grid_parsing_wcr": sum(parse[m]) / len(parse[m]), "img_cot_wcr": sum(img[m]) / len(img[m])}
-                        for m in img}
+    result["models"] = {
+        m: {"grid_parsing_wcr": sum(parse[m]) / len(parse[m]), "img_cot_wcr": sum(img[m]) / len(img[m])}
+        for m in img
+    }
     run.write_json("correlation.json", result)
     import matplotlib
 
@@ -302,7 +340,10 @@ def train_rows(config: CrossWordBenchConfig, puzzles: Sequence[Puzzle]) -> list[
     from crosswordbench.prompts import build_messages
 
     return [
-        {"prompt": build_messages(p, config.train.template), "puzzle": json.dumps(p.to_dict(), ensure_ascii=False)}
+        {
+            "prompt": build_messages(p, config.train.template),
+            "puzzle": json.dumps(p.to_dict(), ensure_ascii=False),
+        }
         for p in puzzles
     ]
 
@@ -324,7 +365,9 @@ def train_run(config: CrossWordBenchConfig, run: RunDir, *, model: str | None = 
         puzzles = generate_sets(settings)
     save_puzzles(puzzles, run.file("train_puzzles.jsonl"))
     batch = grpo_batch_args(
-        cfg.prompts_per_step, cfg.prompts_per_update, cfg.num_generations,
+        cfg.prompts_per_step,
+        cfg.prompts_per_update,
+        cfg.num_generations,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
     )
     grpo = grpo_config(
@@ -340,7 +383,11 @@ def train_run(config: CrossWordBenchConfig, run: RunDir, *, model: str | None = 
         seed=config.generate.seed,
         **batch,
     )
-    result = run_grpo(spec, [wcr_reward, icr_reward], train_rows(config, puzzles), grpo,
-                      callbacks=[RunDirLogger(run)])
-    return {"output_dir": str(result.output_dir), "global_step": result.global_step, "metrics": result.metrics}
-
+    result = run_grpo(
+        spec, [wcr_reward, icr_reward], train_rows(config, puzzles), grpo, callbacks=[RunDirLogger(run)]
+    )
+    return {
+        "output_dir": str(result.output_dir),
+        "global_step": result.global_step,
+        "metrics": result.metrics,
+    }

@@ -136,11 +136,7 @@ def _check_modality(modality: str) -> None:
 def answer_format(source: str = "clues") -> str:
     """The required final answer format, verbatim; ``source`` is ``"clues"`` (text) or ``"image"``."""
     return (
-        "Across:\n"
-        f"[Number as shown in {source}]: [Answer]\n"
-        "\n"
-        "Down:\n"
-        f"[Number as shown in {source}]: [Answer]"
+        f"Across:\n[Number as shown in {source}]: [Answer]\n\nDown:\n[Number as shown in {source}]: [Answer]"
     )
 
 
@@ -307,7 +303,9 @@ def build_messages(
             grid = grid_text(puzzle, prefill_for(puzzle, "0.75"), 0.75)
             body = _join(_TEXT_GRID_INTRO, _PREFILLED_NOTE, _TEXT_CLUE_INTRO, grid, clues)
         else:  # text_shot
-            grids = [grid_text(puzzle)] + [grid_text(puzzle, prefill_for(puzzle, r), r) for r in PREFILL_RATIOS]
+            grids = [grid_text(puzzle)] + [
+                grid_text(puzzle, prefill_for(puzzle, r), r) for r in PREFILL_RATIOS
+            ]
             shot_note = (
                 "The same grid is shown four times: empty, then with about 25%, 50% and 75% of its letters "
                 "filled in (a filled cell shows its letter instead of 0). Every shown letter is correct; use "
@@ -320,28 +318,40 @@ def build_messages(
     if template == "extraction":
         content = [_text(_EXTRACTION_TEXT), _image(source.get("key"))]
     elif template == "img_cot":
-        content = [_text(_join(_IMAGE_GRID_INTRO, _IMAGE_CLUE_INTRO, _guidelines("image"))),
-                   _image(source.get("grid"))]
+        content = [
+            _text(_join(_IMAGE_GRID_INTRO, _IMAGE_CLUE_INTRO, _guidelines("image"))),
+            _image(source.get("grid")),
+        ]
     elif template == "img_cot_prefilled":
-        content = [_text(_join(_IMAGE_GRID_INTRO, _PREFILLED_NOTE, _IMAGE_CLUE_INTRO, _guidelines("image"))),
-                   _image(source.get("partial", "0.75"))]
+        content = [
+            _text(_join(_IMAGE_GRID_INTRO, _PREFILLED_NOTE, _IMAGE_CLUE_INTRO, _guidelines("image"))),
+            _image(source.get("partial", "0.75")),
+        ]
     elif template == "img_shot":
         shot_note = (
             "You get four images of the same crossword: first empty, then with about 25%, 50% and 75% of its "
             "letters filled in. Every shown letter is correct; use them to solve the whole puzzle."
         )
-        content = [_text(_join(_IMAGE_GRID_INTRO, shot_note, _IMAGE_CLUE_INTRO, _guidelines("image"))),
-                   _text("Empty grid:"), _image(source.get("grid"))]
+        content = [
+            _text(_join(_IMAGE_GRID_INTRO, shot_note, _IMAGE_CLUE_INTRO, _guidelines("image"))),
+            _text("Empty grid:"),
+            _image(source.get("grid")),
+        ]
         for ratio in PREFILL_RATIOS:
-            content += [_text(f"About {round(float(ratio) * 100)}% filled:"), _image(source.get("partial", ratio))]
+            content += [
+                _text(f"About {round(float(ratio) * 100)}% filled:"),
+                _image(source.get("partial", ratio)),
+            ]
     else:  # img_cot_grid_only
         clue_intro = (
             "The image shows only the grid. The clues follow as text: each one states its direction (Across or "
             "Down) and its number, the (row, column) square where its answer starts (counted from 0 at the "
             "top-left square of the grid), and the clue text."
         )
-        content = [_text(_join(_IMAGE_GRID_INTRO, clue_intro, clues, _guidelines("image"))),
-                   _image(source.get("grid_only"))]
+        content = [
+            _text(_join(_IMAGE_GRID_INTRO, clue_intro, clues, _guidelines("image"))),
+            _image(source.get("grid_only")),
+        ]
     return [{"role": "user", "content": content}]
 
 
@@ -437,9 +447,15 @@ def interactive_first_message(
     rendering, e.g. a released image) or with ``grid_text`` and the clue lines (text modality)."""
     _check_modality(modality)
     if modality == "text":
-        return {"role": "user",
-                "content": _join(_interactive_intro("text"), grid_text(puzzle), _clue_block(puzzle),
-                                 _interactive_instructions("text"))}
+        return {
+            "role": "user",
+            "content": _join(
+                _interactive_intro("text"),
+                grid_text(puzzle),
+                _clue_block(puzzle),
+                _interactive_instructions("text"),
+            ),
+        }
     picture = as_image(image) if image is not None else render_image(puzzle, "grid", config=render)
     return {"role": "user", "content": [_text(interactive_first_prompt("image")), _image(picture)]}
 
@@ -456,8 +472,12 @@ def interactive_followup_message(
     _check_modality(modality)
     mask = check_mask(puzzle, mask)
     if modality == "text":
-        return {"role": "user",
-                "content": _join(grid_text(puzzle, mask), _clue_block(puzzle), interactive_followup_prompt("text"))}
+        return {
+            "role": "user",
+            "content": _join(
+                grid_text(puzzle, mask), _clue_block(puzzle), interactive_followup_prompt("text")
+            ),
+        }
     picture = render_image(puzzle, "filled", mask=mask, config=render)
     return {"role": "user", "content": [_text(interactive_followup_prompt("image")), _image(picture)]}
 
@@ -482,7 +502,10 @@ def format_solution(puzzle: Puzzle, answers: Mapping[str, str] | None = None) ->
     answers = {w.key: w.answer for w in puzzle.words} if answers is None else dict(answers)
     blocks = []
     for direction in ("across", "down"):
-        lines = [f"{w.number}: {answers[w.key]}" for w in puzzle.words
-                 if w.direction == direction and answers.get(w.key)]
+        lines = [
+            f"{w.number}: {answers[w.key]}"
+            for w in puzzle.words
+            if w.direction == direction and answers.get(w.key)
+        ]
         blocks.append(f"{direction.capitalize()}:\n" + "\n".join(lines))
     return "\n\n".join(blocks)

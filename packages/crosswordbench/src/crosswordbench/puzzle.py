@@ -73,9 +73,7 @@ def number_words(words: Iterable[Word]) -> list[Word]:
     words = list(words)
     starts = sorted({(w.row, w.col) for w in words})
     number = {cell: i for i, cell in enumerate(starts, start=1)}
-    numbered = [
-        Word(w.answer, w.clue, w.row, w.col, w.direction, number[(w.row, w.col)]) for w in words
-    ]
+    numbered = [Word(w.answer, w.clue, w.row, w.col, w.direction, number[(w.row, w.col)]) for w in words]
     return sorted(numbered, key=lambda w: (DIRECTIONS.index(w.direction), w.number))
 
 
@@ -115,10 +113,14 @@ def _grid_from_words(words: Sequence[Word], rows: int, cols: int) -> list[str]:
     for word in words:
         for (r, c), letter in zip(word.cells(), word.answer, strict=True):
             if not (0 <= r < rows and 0 <= c < cols):
-                raise PuzzleError(f"{word.answer} ({word.direction} at {word.row}, {word.col}) leaves the "
-                                  f"{rows}x{cols} grid")
+                raise PuzzleError(
+                    f"{word.answer} ({word.direction} at {word.row}, {word.col}) leaves the "
+                    f"{rows}x{cols} grid"
+                )
             if cells[r][c] not in (BLOCK, letter):
-                raise PuzzleError(f"letter conflict at ({r}, {c}): {cells[r][c]} vs {letter} of {word.answer}")
+                raise PuzzleError(
+                    f"letter conflict at ({r}, {c}): {cells[r][c]} vs {letter} of {word.answer}"
+                )
             cells[r][c] = letter
     return ["".join(row) for row in cells]
 
@@ -167,8 +169,14 @@ class Puzzle:
             "cols": self.cols,
             "grid": list(self.grid),
             "words": [
-                {"answer": w.answer, "clue": w.clue, "row": w.row, "col": w.col, "direction": w.direction,
-                 "number": w.number}
+                {
+                    "answer": w.answer,
+                    "clue": w.clue,
+                    "row": w.row,
+                    "col": w.col,
+                    "direction": w.direction,
+                    "number": w.number,
+                }
                 for w in self.words
             ],
             "meta": {k: v for k, v in self.meta.items() if k != "images"},
@@ -267,18 +275,23 @@ def _from_released(d: Mapping) -> Puzzle:
         raise PuzzleError(f"puzzle {puzzle.id or '(no id)'}: its grid disagrees with its word list")
     for ratio, mask in masks.items():
         if len(mask) != puzzle.rows or any(len(row) != puzzle.cols for row in mask):
-            raise PuzzleError(f"partial_grid_{ratio}: mask shape differs from the {puzzle.rows}x{puzzle.cols} grid")
+            raise PuzzleError(
+                f"partial_grid_{ratio}: mask shape differs from the {puzzle.rows}x{puzzle.cols} grid"
+            )
     reference = d.get("reference_answer")
     if reference is not None:
         reference = _json_field(reference, "reference_answer")
         try:
-            theirs = sorted((" ".join(str(r["direction"]).lower().split()), str(r["answer"]).upper())
-                            for r in reference)
+            theirs = sorted(
+                (" ".join(str(r["direction"]).lower().split()), str(r["answer"]).upper()) for r in reference
+            )
         except (TypeError, KeyError):
             raise PuzzleError("reference_answer entries need direction and answer") from None
         ours = sorted((w.key, w.answer) for w in puzzle.words)
         if theirs != ours:
-            raise PuzzleError(f"puzzle {puzzle.id or '(no id)'}: reference_answer disagrees with its word list")
+            raise PuzzleError(
+                f"puzzle {puzzle.id or '(no id)'}: reference_answer disagrees with its word list"
+            )
     return puzzle
 
 

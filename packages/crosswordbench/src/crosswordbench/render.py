@@ -104,8 +104,9 @@ def _clue_block(puzzle: Puzzle, config: RenderConfig) -> list[tuple[str, bool]]:
         for word in puzzle.words:
             if word.direction != direction:
                 continue
-            wrapped = textwrap.wrap(f"{word.number}. {word.clue}", width=config.wrap_chars,
-                                    subsequent_indent="    ") or [f"{word.number}."]
+            wrapped = textwrap.wrap(
+                f"{word.number}. {word.clue}", width=config.wrap_chars, subsequent_indent="    "
+            ) or [f"{word.number}."]
             lines.extend((line, False) for line in wrapped)
     return lines
 
@@ -143,8 +144,10 @@ def render_image(
 
     lines = [] if variant == "grid_only" else _clue_block(puzzle, config)
     if lines:
-        text_w = max(_text_width(fonts["header"] if is_header else fonts["clue"], text, 1 if is_header else 0)
-                     for text, is_header in lines)
+        text_w = max(
+            _text_width(fonts["header"] if is_header else fonts["clue"], text, 1 if is_header else 0)
+            for text, is_header in lines
+        )
         width = max(grid_w, text_w) + 2 * margin
         height = margin + grid_h + config.clue_gap_px + len(lines) * config.line_px + margin
     else:

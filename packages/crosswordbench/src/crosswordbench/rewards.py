@@ -43,7 +43,9 @@ def _reward(score: Callable[[Puzzle, dict], float]) -> Callable[..., list[float 
     def reward(prompts: Sequence, completions: Sequence, puzzle: Sequence | None = None, **kwargs) -> list:
         puzzles = list(puzzle) if puzzle is not None else [None] * len(completions)
         out: list[float | None] = []
-        for completion, value in zip(completions, puzzles + [None] * (len(completions) - len(puzzles)), strict=False):
+        for completion, value in zip(
+            completions, puzzles + [None] * (len(completions) - len(puzzles)), strict=False
+        ):
             p = as_puzzle(value)
             if p is None:
                 out.append(None)

@@ -90,6 +90,12 @@ def run_demo(config: CrossWordBenchConfig, run: RunDir, *, console: Console) -> 
         _row("empty", empty.summary, empty_iss),
     ]
     summary = {
+        "model_wcr": rows[0]["wcr"],
+        "model_lcr": rows[0]["lcr"],
+        "model_icr": rows[0]["icr"],
+        "model_iss": rows[0]["iss"],
+        "oracle_wcr": rows[1]["wcr"],
+        "seconds_total": round(sum(times.values()), 1),
         "puzzles": [p.id for p in puzzles],
         "words": [len(p.words) for p in puzzles],
         "rows": rows,

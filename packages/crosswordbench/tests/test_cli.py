@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from crosswordbench.cli import app
 from crosswordbench.data import load_puzzles, save_puzzles
+from rlcore.testing import cli_error_line
 
 runner = CliRunner()
 COMMANDS = [
@@ -29,13 +30,6 @@ COMMANDS = [
 def _ok(result):
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -268,6 +262,6 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, puzzles_file, args, 
         "puzzles": str(puzzles_file),
         "bad": str(bad),
     }
-    line = _error_line(runner.invoke(app, [a.format(**values) for a in args]))
+    line = cli_error_line(runner.invoke(app, [a.format(**values) for a in args]))
     assert needle in line
     assert not (tmp_path / "run").exists()

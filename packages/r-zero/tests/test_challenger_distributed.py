@@ -2,13 +2,11 @@
 
 import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from rlcore.testing import launch_cpu_processes
 
 SCRIPT = Path(__file__).with_name("challenger_two_process.py")
 
@@ -20,22 +18,10 @@ def _script():
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_compute_the_same_full_batch_shares(tmp_path):
     # `--cpu` would silently run one process; `--multi_gpu` with no visible GPU gives two gloo ranks.
-    cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()), str(SCRIPT), str(tmp_path),
-    ]  # fmt: skip
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=480)
+    proc = launch_cpu_processes(SCRIPT, tmp_path, timeout=480)
     assert proc.returncode == 0, proc.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2], "two processes ran as one job"

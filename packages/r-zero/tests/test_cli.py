@@ -8,16 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from r_zero.cli import app
+from rlcore.testing import cli_error_line
 
 runner = CliRunner()
 COMMANDS = ["train-challenger", "generate", "label", "filter", "train-solver", "iterate", "evaluate", "demo"]
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -105,6 +99,6 @@ def files(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, files, args, needle):
-    line = _error_line(runner.invoke(app, [a.format(**files) for a in args]))
+    line = cli_error_line(runner.invoke(app, [a.format(**files) for a in args]))
     assert needle in line
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.jsonl").exists()

@@ -8,17 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from relayllm.cli import app
+from rlcore.testing import cli_error_line
 
 runner = CliRunner()
 COMMANDS = ["warmup-data", "warmup", "filter", "train", "eval", "router", "decode", "bench", "demo"]
-
-
-def _error_line(result) -> str:
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -33,7 +26,7 @@ def test_console_script_help():
 
 
 def test_missing_file(tmp_path):
-    line = _error_line(
+    line = cli_error_line(
         runner.invoke(app, ["filter", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r")])
     )
     assert "nope.jsonl" in line
@@ -43,7 +36,7 @@ def test_missing_file(tmp_path):
 def test_malformed_jsonl(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": "1"}\n{oops\n')
-    line = _error_line(runner.invoke(app, ["filter", "--data", str(bad), "--out", str(tmp_path / "r")]))
+    line = cli_error_line(runner.invoke(app, ["filter", "--data", str(bad), "--out", str(tmp_path / "r")]))
     assert "bad.jsonl:2: not valid JSON" in line
     assert not (tmp_path / "r").exists()
 
@@ -51,13 +44,13 @@ def test_malformed_jsonl(tmp_path):
 def test_malformed_recipe_and_unknown_key(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("slm: [oops\n")
-    assert "r.yaml" in _error_line(runner.invoke(app, ["eval", "--recipe", str(recipe)]))
-    line = _error_line(runner.invoke(app, ["eval", "train.lr=3"]))
+    assert "r.yaml" in cli_error_line(runner.invoke(app, ["eval", "--recipe", str(recipe)]))
+    line = cli_error_line(runner.invoke(app, ["eval", "train.lr=3"]))
     assert "train.lr" in line and "toy.yaml" in line
 
 
 def test_unknown_benchmark(tmp_path):
-    line = _error_line(runner.invoke(app, ["eval", "--benchmarks", "nope", "--out", str(tmp_path / "r")]))
+    line = cli_error_line(runner.invoke(app, ["eval", "--benchmarks", "nope", "--out", str(tmp_path / "r")]))
     assert "nope" in line
     assert not (tmp_path / "r").exists()
 
@@ -65,7 +58,7 @@ def test_unknown_benchmark(tmp_path):
 def test_unknown_model(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
-    line = _error_line(
+    line = cli_error_line(
         runner.invoke(
             app, ["filter", "--llm", "tiny:nonsense", "--data", str(data), "--out", str(tmp_path / "r")]
         )
@@ -83,7 +76,7 @@ def test_unreachable_openai_server(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once the socket closes
     spec = f"openai:http://127.0.0.1:{port}/v1#some-model"
-    line = _error_line(
+    line = cli_error_line(
         runner.invoke(app, ["filter", "--llm", spec, "--data", str(data), "--out", str(tmp_path / "r")])
     )
     assert f"127.0.0.1:{port}" in line
@@ -93,12 +86,12 @@ def test_unreachable_openai_server(tmp_path):
 def test_records_without_question_or_answer(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"question": "q"}) + "\n" + json.dumps({"answer": "2"}) + "\n")
-    line = _error_line(runner.invoke(app, ["filter", "--data", str(data), "--out", str(tmp_path / "r")]))
+    line = cli_error_line(runner.invoke(app, ["filter", "--data", str(data), "--out", str(tmp_path / "r")]))
     assert "d.jsonl" in line
 
 
 def test_router_needs_inputs_and_computes():
-    line = _error_line(runner.invoke(app, ["router"]))
+    line = cli_error_line(runner.invoke(app, ["router"]))
     assert "--relay" in line
     ok = runner.invoke(
         app,

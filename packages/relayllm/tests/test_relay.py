@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from relayllm.relay import (
 )
 from rlcore.models import load_model
 from rlcore.rollout import HFGenerator, Sample
+from rlcore.testing import free_port
 
 # ------------------------------------------------------------------------------------- scripted fakes
 
@@ -355,14 +355,8 @@ def test_load_relay_model_specs():
         assert isinstance(load_relay_model(spec, temperature=0.7), HFRelayModel)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_openai_server_is_a_connection_error_naming_the_url():
-    port = _free_port()  # closed again: nothing listens there
+    port = free_port()  # closed again: nothing listens there
     with pytest.raises(ConnectionError, match=rf"http://127\.0\.0\.1:{port}/v1/models"):
         load_relay_model(f"openai:http://127.0.0.1:{port}/v1#model")
 

@@ -2,15 +2,12 @@
 
 import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from relayllm.rewards import make_difficulty_aware_reward
+from rlcore.testing import launch_cpu_processes
 
 SCRIPT = Path(__file__).with_name("reward_two_process.py")
 
@@ -20,12 +17,6 @@ def _batch():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.BATCH, module.ANSWERS
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -40,13 +31,7 @@ def test_split_groups_score_as_in_one_process(tmp_path):
     )
     # A: (✓,0) (✗,0) | (✓,.1) (✗,.2) is scenario 1; B: (✗,.1) (✗,0) | (✓,.05) (✗,0) is scenario 2
     assert single == pytest.approx([1.5, 0.0, 0.0, -1.0, 0.9, 0.0, 0.95, -1.0])
-    cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()), str(SCRIPT), str(tmp_path),
-    ]  # fmt: skip
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = launch_cpu_processes(SCRIPT, tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2], "two processes ran as one job"

@@ -1,15 +1,12 @@
 """GRPO arithmetic (exact numbers) and the TRL runners on tiny models (smoke + parameter-change checks)."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from rlcore.config import ConfigError
+from rlcore.testing import launch_cpu_processes
 from rlcore.train import group_advantages, grpo_batch_args
 
 # -- pure functions -----------------------------------------------------------------------------------
@@ -323,12 +320,6 @@ def test_sft_rejects_other_columns(tmp_path):
 # -- two CPU processes ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_grpo_two_cpu_processes(tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` with use_cpu: both ranks train together (gloo).
@@ -337,26 +328,7 @@ def test_grpo_two_cpu_processes(tmp_path):
     report and the test checks both ranks, the world size, the distributed type and that their
     weights agree after training."""
     script = Path(__file__).with_name("grpo_two_process.py")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        str(script),
-        str(tmp_path),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = launch_cpu_processes(script, tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["rank"] for r in reports] == [0, 1]

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlcore.config import ConfigError
+from rlcore.config import check
 
 __all__ = ["Benchmark2Config", "CollectConfig", "Config"]
-
-
-def _check(condition: bool, key: str, message: str) -> None:
-    if not condition:
-        raise ConfigError(f"{key}: {message}")
 
 
 @dataclass
@@ -27,9 +22,9 @@ class CollectConfig:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        _check(self.max_new_tokens >= 1, "collect.max_new_tokens", "must be >= 1")
-        _check(self.temperature >= 0, "collect.temperature", "must be >= 0")
-        _check(0 < self.top_p <= 1, "collect.top_p", "must be in (0, 1]")
+        check(self.max_new_tokens >= 1, "collect.max_new_tokens", "must be >= 1")
+        check(self.temperature >= 0, "collect.temperature", "must be >= 0")
+        check(0 < self.top_p <= 1, "collect.top_p", "must be in (0, 1]")
 
 
 @dataclass
@@ -76,33 +71,33 @@ class Benchmark2Config:
     collect: CollectConfig = field(default_factory=CollectConfig)
 
     def __post_init__(self) -> None:
-        _check(self.eps >= 0, "eps", f"must be >= 0, got {self.eps}")
-        _check(self.lam > 0, "lam", f"must be > 0, got {self.lam}")
-        _check(len(self.weights) == 3 and all(w >= 0 for w in self.weights), "weights", "three numbers >= 0")
-        _check(self.tau_variant in ("a", "b"), "tau_variant", f"'a' or 'b', got {self.tau_variant!r}")
-        _check(
+        check(self.eps >= 0, "eps", f"must be >= 0, got {self.eps}")
+        check(self.lam > 0, "lam", f"must be > 0, got {self.lam}")
+        check(len(self.weights) == 3 and all(w >= 0 for w in self.weights), "weights", "three numbers >= 0")
+        check(self.tau_variant in ("a", "b"), "tau_variant", f"'a' or 'b', got {self.tau_variant!r}")
+        check(
             self.cbrc_scope in ("domain", "all"), "cbrc_scope", f"'domain' or 'all', got {self.cbrc_scope!r}"
         )
-        _check(self.cad_pooling in ("pooled", "family_mean"), "cad_pooling", f"got {self.cad_pooling!r}")
-        _check(
+        check(self.cad_pooling in ("pooled", "family_mean"), "cad_pooling", f"got {self.cad_pooling!r}")
+        check(
             self.missing in ("error", "zero", "drop"),
             "missing",
             f"'error', 'zero' or 'drop', got {self.missing!r}",
         )
-        _check(0 < self.ratio <= 1, "ratio", f"must be in (0, 1], got {self.ratio}")
-        _check(
+        check(0 < self.ratio <= 1, "ratio", f"must be in (0, 1], got {self.ratio}")
+        check(
             self.cad_threshold is None or 0 <= self.cad_threshold <= 1,
             "cad_threshold",
             "must be in [0, 1] or null",
         )
-        _check(
+        check(
             self.item_method in ("covariance", "pointbiserial", "loo"),
             "item_method",
             f"'covariance', 'pointbiserial' or 'loo', got {self.item_method!r}",
         )
-        _check(self.n_boot >= 2, "n_boot", f"must be >= 2, got {self.n_boot}")
-        _check(self.n_random >= 1, "n_random", f"must be >= 1, got {self.n_random}")
-        _check(self.ci_boot >= 2, "ci_boot", f"must be >= 2, got {self.ci_boot}")
+        check(self.n_boot >= 2, "n_boot", f"must be >= 2, got {self.n_boot}")
+        check(self.n_random >= 1, "n_random", f"must be >= 1, got {self.n_random}")
+        check(self.ci_boot >= 2, "ci_boot", f"must be >= 2, got {self.ci_boot}")
 
 
 Config = Benchmark2Config

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlcore.config import ConfigError
+from rlcore.config import check, check_choice
 from rlcore.config import load_config as _load_config
 
 __all__ = [
@@ -30,15 +30,6 @@ __all__ = [
 BACKENDS = ("hf", "vllm", "openai")
 MATH_BENCHMARKS = ("amc23", "minerva", "math500", "gsm8k", "olympiadbench", "aime25", "aime24")
 GENERAL_BENCHMARKS = ("supergpqa", "mmlu_pro", "bbeh")
-
-
-def _check(condition: bool, key: str, message: str) -> None:
-    if not condition:
-        raise ConfigError(f"{key}: {message}")
-
-
-def _choice(value: str, key: str, choices: Sequence[str]) -> None:
-    _check(value in choices, key, f"{value!r} is not one of {', '.join(choices)}")
 
 
 @dataclass
@@ -75,12 +66,12 @@ class GRPOSettings:
     logging_steps: int = 1
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.prompts_per_step >= 1, "grpo.prompts_per_step", f"must be >= 1, got {self.prompts_per_step}"
         )
-        _check(self.learning_rate >= 0, "grpo.learning_rate", f"must be >= 0, got {self.learning_rate}")
-        _check(self.kl_coef >= 0, "grpo.kl_coef", f"must be >= 0, got {self.kl_coef}")
-        _check(
+        check(self.learning_rate >= 0, "grpo.learning_rate", f"must be >= 0, got {self.learning_rate}")
+        check(self.kl_coef >= 0, "grpo.kl_coef", f"must be >= 0, got {self.kl_coef}")
+        check(
             self.per_device_train_batch_size >= 1,
             "grpo.per_device_train_batch_size",
             f"must be >= 1, got {self.per_device_train_batch_size}",
@@ -111,18 +102,18 @@ class ChallengerConfig:
     """Processes for the BLEU matrix (rlcore's ``workers``); GPU hosts have cores to spare."""
 
     def __post_init__(self) -> None:
-        _check(self.group_size >= 2, "challenger.group_size", f"must be >= 2, got {self.group_size}")
-        _check(self.global_batch >= 1, "challenger.global_batch", f"must be >= 1, got {self.global_batch}")
-        _check(self.max_steps >= 0, "challenger.max_steps", f"must be >= 0, got {self.max_steps}")
-        _check(
+        check(self.group_size >= 2, "challenger.group_size", f"must be >= 2, got {self.group_size}")
+        check(self.global_batch >= 1, "challenger.global_batch", f"must be >= 1, got {self.global_batch}")
+        check(self.max_steps >= 0, "challenger.max_steps", f"must be >= 0, got {self.max_steps}")
+        check(
             self.bleu_threshold >= 0, "challenger.bleu_threshold", f"must be >= 0, got {self.bleu_threshold}"
         )
-        _check(
+        check(
             self.penalty_weight >= 0, "challenger.penalty_weight", f"must be >= 0, got {self.penalty_weight}"
         )
-        _choice(self.penalty_scope, "challenger.penalty_scope", ("batch", "group"))
-        _choice(self.reward_form, "challenger.reward_form", ("paper", "code"))
-        _check(self.bleu_workers >= 1, "challenger.bleu_workers", f"must be >= 1, got {self.bleu_workers}")
+        check_choice(self.penalty_scope, "challenger.penalty_scope", ("batch", "group"))
+        check_choice(self.reward_form, "challenger.reward_form", ("paper", "code"))
+        check(self.bleu_workers >= 1, "challenger.bleu_workers", f"must be >= 1, got {self.bleu_workers}")
 
 
 @dataclass
@@ -143,11 +134,11 @@ class SolverConfig:
     """Fewer kept records than this skip the Solver phase (with a warning)."""
 
     def __post_init__(self) -> None:
-        _check(self.group_size >= 2, "solver.group_size", f"must be >= 2, got {self.group_size}")
-        _check(self.global_batch >= 1, "solver.global_batch", f"must be >= 1, got {self.global_batch}")
-        _check(self.max_steps >= 0, "solver.max_steps", f"must be >= 0, got {self.max_steps}")
-        _choice(self.reward_form, "solver.reward_form", ("binary", "code"))
-        _check(self.min_examples >= 0, "solver.min_examples", f"must be >= 0, got {self.min_examples}")
+        check(self.group_size >= 2, "solver.group_size", f"must be >= 2, got {self.group_size}")
+        check(self.global_batch >= 1, "solver.global_batch", f"must be >= 1, got {self.global_batch}")
+        check(self.max_steps >= 0, "solver.max_steps", f"must be >= 0, got {self.max_steps}")
+        check_choice(self.reward_form, "solver.reward_form", ("binary", "code"))
+        check(self.min_examples >= 0, "solver.min_examples", f"must be >= 0, got {self.min_examples}")
 
 
 @dataclass
@@ -168,14 +159,14 @@ class VotingConfig:
     """Model name the ``openai`` endpoint serves (default: the Solver's path)."""
 
     def __post_init__(self) -> None:
-        _check(self.num_samples >= 1, "voting.num_samples", f"must be >= 1, got {self.num_samples}")
-        _choice(self.backend, "voting.backend", BACKENDS)
-        _check(
+        check(self.num_samples >= 1, "voting.num_samples", f"must be >= 1, got {self.num_samples}")
+        check_choice(self.backend, "voting.backend", BACKENDS)
+        check(
             self.backend != "openai" or bool(self.base_url),
             "voting.base_url",
             "backend openai needs a base_url",
         )
-        _check(self.max_new_tokens >= 1, "voting.max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
+        check(self.max_new_tokens >= 1, "voting.max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
 
 
 @dataclass
@@ -199,13 +190,13 @@ class CurationConfig:
     """C: also drop problems containing "证明"/"box" and answers containing "text"."""
 
     def __post_init__(self) -> None:
-        _check(self.num_questions >= 0, "curation.num_questions", f"must be >= 0, got {self.num_questions}")
-        _check(
+        check(self.num_questions >= 0, "curation.num_questions", f"must be >= 0, got {self.num_questions}")
+        check(
             self.num_samples is None or self.num_samples >= 1,
             "curation.num_samples",
             f"must be >= 1, got {self.num_samples}",
         )
-        _check(
+        check(
             self.keep_low <= self.keep_high,
             "curation.keep_low",
             f"keep_low {self.keep_low} is above keep_high {self.keep_high}",
@@ -233,8 +224,8 @@ class EvalConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.num_samples >= 1, "evaluation.num_samples", f"must be >= 1, got {self.num_samples}")
-        _check(self.limit is None or self.limit >= 1, "evaluation.limit", f"must be >= 1, got {self.limit}")
+        check(self.num_samples >= 1, "evaluation.num_samples", f"must be >= 1, got {self.num_samples}")
+        check(self.limit is None or self.limit >= 1, "evaluation.limit", f"must be >= 1, got {self.limit}")
 
 
 @dataclass
@@ -255,10 +246,10 @@ class RZeroConfig:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        _check(self.iterations >= 0, "iterations", f"must be >= 0, got {self.iterations}")
+        check(self.iterations >= 0, "iterations", f"must be >= 0, got {self.iterations}")
         for role in ("challenger", "solver"):
             batch = getattr(self, role).global_batch
-            _check(
+            check(
                 self.grpo.prompts_per_step % batch == 0,
                 "grpo.prompts_per_step",
                 f"{self.grpo.prompts_per_step} is not a multiple of {role}.global_batch {batch}",

@@ -13,7 +13,6 @@ so ``r_zero.data`` stays this module). Regenerate the generated ones with
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from r_zero.prompts import challenger_messages
 from rlcore import data as core_data
-from rlcore.data import DataError
+from rlcore.data import DataError, regenerate_main
 
 __all__ = [
     "ARITH_EVAL",
@@ -171,20 +170,12 @@ def regenerate_samples(directory: str | Path | None = None) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m r_zero.data --regenerate [--out DIR]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m r_zero.data", description="Rewrite R-Zero's bundled data."
+    return regenerate_main(
+        argv,
+        prog="python -m r_zero.data",
+        description="Rewrite R-Zero's bundled data.",
+        regenerate=regenerate_samples,
     )
-    parser.add_argument("--regenerate", action="store_true", help="rewrite the generated bundled jsonl files")
-    parser.add_argument(
-        "--out", default=None, help="directory to write to (default: the package's data folder)"
-    )
-    args = parser.parse_args(argv)
-    if not args.regenerate:
-        parser.print_help()
-        return 2
-    for path in regenerate_samples(args.out):
-        print(path)
-    return 0
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from r_zero.prompts import parse_challenger_output, solver_messages
 from rlcore.answers import answers_match, extract_boxed
-from rlcore.rewards import completion_text
+from rlcore.rewards import completion_text, rank_and_world
 from rlcore.rollout import Generator, SamplingParams, make_generator
 from rlcore.selfplay import pseudo_label, question_reward, repetition_penalties
 
@@ -153,18 +152,6 @@ def make_solver_sampler(
     return sample
 
 
-def _rank_and_world() -> tuple[int, int]:
-    # Only a process that imported torch can have torch.distributed initialised; looking in sys.modules keeps
-    # this module free of the costly torch import.
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return 0, 1
-    dist = torch.distributed
-    if not (dist.is_available() and dist.is_initialized()):
-        return 0, 1
-    return dist.get_rank(), dist.get_world_size()
-
-
 def _check_samples(samples: Any, num_questions: int, m: int) -> list[list[str]]:
     if not isinstance(samples, list | tuple) or len(samples) != num_questions:
         got = len(samples) if isinstance(samples, list | tuple) else type(samples).__name__
@@ -257,7 +244,7 @@ def make_challenger_reward(
                 answers = [extract_boxed(c) for c in completions_i]
                 p_hats[i] = pseudo_label(answers, num_samples, match).p_hat
 
-        rank, world = _rank_and_world()
+        rank, world = rank_and_world()
         rows = list(zip([rank] * n, questions, p_hats, prompt_ids, strict=True))
         if world > 1:
             from accelerate.utils import gather_object

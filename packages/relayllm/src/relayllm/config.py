@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlcore.config import ConfigError
+from rlcore.config import check, check_choice
 
 __all__ = [
     "BENCHMARK_DEFAULTS",
@@ -24,15 +24,6 @@ __all__ = [
 
 BENCHMARK_DEFAULTS = ("minerva", "math500", "gsm8k", "olympiad", "aime25", "aime24")
 """The six math benchmarks of the paper's Table 1, in its column order."""
-
-
-def _check(condition: bool, key: str, message: str) -> None:
-    if not condition:
-        raise ConfigError(f"{key}: {message}")
-
-
-def _choice(value: str, key: str, choices: tuple[str, ...]) -> None:
-    _check(value in choices, key, f"{value!r} is not one of {', '.join(choices)}")
 
 
 @dataclass
@@ -51,10 +42,10 @@ class RelayConfig:
     tokenizer, "auto" picks tokens when the tokenizer fingerprints agree."""
 
     def __post_init__(self) -> None:
-        _check(self.max_turns >= 1, "relay.max_turns", f"must be >= 1, got {self.max_turns}")
-        _check(self.max_tokens >= 1, "relay.max_tokens", f"must be >= 1, got {self.max_tokens}")
-        _choice(self.llm_view, "relay.llm_view", ("space", "remove"))
-        _choice(self.handoff, "relay.handoff", ("auto", "tokens", "text"))
+        check(self.max_turns >= 1, "relay.max_turns", f"must be >= 1, got {self.max_turns}")
+        check(self.max_tokens >= 1, "relay.max_tokens", f"must be >= 1, got {self.max_tokens}")
+        check_choice(self.llm_view, "relay.llm_view", ("space", "remove"))
+        check_choice(self.handoff, "relay.handoff", ("auto", "tokens", "text"))
 
 
 @dataclass
@@ -71,7 +62,7 @@ class DataConfig:
     """Keep the first `limit` records (None: all)."""
 
     def __post_init__(self) -> None:
-        _check(self.limit is None or self.limit >= 0, "data.limit", f"must be >= 0, got {self.limit}")
+        check(self.limit is None or self.limit >= 0, "data.limit", f"must be >= 0, got {self.limit}")
 
 
 @dataclass
@@ -100,12 +91,12 @@ class WarmupConfig:
     gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.learning_rate > 0, "warmup.learning_rate", "must be > 0")
-        _check(self.max_commands >= 0, "warmup.max_commands", f"must be >= 0, got {self.max_commands}")
-        _check(self.samples_per_question >= 1, "warmup.samples_per_question", "must be >= 1")
-        _check(self.max_new_tokens >= 1, "warmup.max_new_tokens", "must be >= 1")
-        _check(self.temperature >= 0, "warmup.temperature", "must be >= 0")
-        _choice(self.responses, "warmup.responses", ("sample", "solution"))
+        check(self.learning_rate > 0, "warmup.learning_rate", "must be > 0")
+        check(self.max_commands >= 0, "warmup.max_commands", f"must be >= 0, got {self.max_commands}")
+        check(self.samples_per_question >= 1, "warmup.samples_per_question", "must be >= 1")
+        check(self.max_new_tokens >= 1, "warmup.max_new_tokens", "must be >= 1")
+        check(self.temperature >= 0, "warmup.temperature", "must be >= 0")
+        check_choice(self.responses, "warmup.responses", ("sample", "solution"))
 
 
 @dataclass
@@ -123,11 +114,11 @@ class FilterConfig:
     """Keep at least this many records, topping up with the best remaining rates (marked filter_fallback)."""
 
     def __post_init__(self) -> None:
-        _check(self.samples >= 1, "filter.samples", f"must be >= 1, got {self.samples}")
-        _check(0.0 <= self.threshold <= 1.0, "filter.threshold", f"must be in [0, 1], got {self.threshold}")
-        _check(0.0 < self.top_p <= 1.0, "filter.top_p", f"must be in (0, 1], got {self.top_p}")
-        _check(self.min_keep >= 0, "filter.min_keep", f"must be >= 0, got {self.min_keep}")
-        _check(self.max_new_tokens >= 1, "filter.max_new_tokens", "must be >= 1")
+        check(self.samples >= 1, "filter.samples", f"must be >= 1, got {self.samples}")
+        check(0.0 <= self.threshold <= 1.0, "filter.threshold", f"must be in [0, 1], got {self.threshold}")
+        check(0.0 < self.top_p <= 1.0, "filter.top_p", f"must be in (0, 1], got {self.top_p}")
+        check(self.min_keep >= 0, "filter.min_keep", f"must be >= 0, got {self.min_keep}")
+        check(self.max_new_tokens >= 1, "filter.max_new_tokens", "must be >= 1")
 
 
 @dataclass
@@ -181,17 +172,17 @@ class TrainConfig:
     """Checkpoint every this many steps (0: only the final model)."""
 
     def __post_init__(self) -> None:
-        _choice(self.reward, "train.reward", ("difficulty_aware", "simple", "accuracy"))
-        _choice(self.ratio_source, "train.ratio_source", ("actual", "requested"))
-        _choice(self.scope, "train.scope", ("group", "batch"))
-        _check(
+        check_choice(self.reward, "train.reward", ("difficulty_aware", "simple", "accuracy"))
+        check_choice(self.ratio_source, "train.ratio_source", ("actual", "requested"))
+        check_choice(self.scope, "train.scope", ("group", "batch"))
+        check(
             self.num_generations >= 2, "train.num_generations", f"GRPO needs >= 2, got {self.num_generations}"
         )
-        _check(self.max_turns >= 1, "train.max_turns", f"must be >= 1, got {self.max_turns}")
-        _check(self.max_completion_tokens >= 1, "train.max_completion_tokens", "must be >= 1")
-        _check(self.prompts_per_step >= 1, "train.prompts_per_step", "must be >= 1")
-        _check(self.prompts_per_update >= 1, "train.prompts_per_update", "must be >= 1")
-        _check(self.epsilon >= 0 and self.epsilon_high >= 0, "train.epsilon", "clip ranges must be >= 0")
+        check(self.max_turns >= 1, "train.max_turns", f"must be >= 1, got {self.max_turns}")
+        check(self.max_completion_tokens >= 1, "train.max_completion_tokens", "must be >= 1")
+        check(self.prompts_per_step >= 1, "train.prompts_per_step", "must be >= 1")
+        check(self.prompts_per_update >= 1, "train.prompts_per_update", "must be >= 1")
+        check(self.epsilon >= 0 and self.epsilon_high >= 0, "train.epsilon", "clip ranges must be >= 0")
 
 
 @dataclass
@@ -214,11 +205,11 @@ class EvalConfig:
     chat_template_kwargs: dict[str, bool] = field(default_factory=lambda: {"enable_thinking": False})
 
     def __post_init__(self) -> None:
-        _choice(self.mode, "eval.mode", ("relay", "slm", "llm"))
-        _check(self.max_turns >= 1, "eval.max_turns", f"must be >= 1, got {self.max_turns}")
-        _check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1, got {self.limit}")
-        _check(self.repeats is None or self.repeats >= 1, "eval.repeats", f"must be >= 1, got {self.repeats}")
-        _check(self.temperature >= 0 and self.llm_temperature >= 0, "eval.temperature", "must be >= 0")
+        check_choice(self.mode, "eval.mode", ("relay", "slm", "llm"))
+        check(self.max_turns >= 1, "eval.max_turns", f"must be >= 1, got {self.max_turns}")
+        check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1, got {self.limit}")
+        check(self.repeats is None or self.repeats >= 1, "eval.repeats", f"must be >= 1, got {self.repeats}")
+        check(self.temperature >= 0 and self.llm_temperature >= 0, "eval.temperature", "must be >= 0")
 
 
 @dataclass

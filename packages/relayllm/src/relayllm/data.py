@@ -12,7 +12,6 @@ Regenerate the bundled data with ``python -m relayllm.data --regenerate``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -25,7 +24,7 @@ from relayllm.config import FilterConfig
 from relayllm.prompts import build_choice_question, build_messages, format_call
 from relayllm.rewards import is_correct
 from rlcore import data as core_data
-from rlcore.data import DataError
+from rlcore.data import DataError, regenerate_main
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -494,18 +493,12 @@ def regenerate_samples(directory: str | Path | None = None) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m relayllm.data --regenerate [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m relayllm.data", description=__doc__.splitlines()[0])
-    parser.add_argument("--regenerate", action="store_true", help="rewrite the bundled toy jsonl files")
-    parser.add_argument(
-        "--out", default=None, help="directory to write to (default: the package's data folder)"
+    return regenerate_main(
+        argv,
+        prog="python -m relayllm.data",
+        description=__doc__.splitlines()[0],
+        regenerate=regenerate_samples,
     )
-    args = parser.parse_args(argv)
-    if not args.regenerate:
-        parser.print_help()
-        return 2
-    for path in regenerate_samples(args.out):
-        print(path)
-    return 0
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlcore.answers import answers_match, extract_boxed, extract_choice
-from rlcore.rewards import completion_text
+from rlcore.rewards import completion_text, rank_and_world
 
 __all__ = [
     "accuracy_reward",
@@ -336,18 +335,6 @@ def make_simple_reward(*, ratio_source: str = "actual", log_metric: MetricLogger
     return simple_reward
 
 
-def _rank_and_world() -> tuple[int, int]:
-    # torch.distributed can only be initialised once torch is imported, so a process without torch is a
-    # single process; looking in sys.modules keeps the reward module free of the costly torch import.
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return 0, 1
-    dist = torch.distributed
-    if not (dist.is_available() and dist.is_initialized()):
-        return 0, 1
-    return dist.get_rank(), dist.get_world_size()
-
-
 def make_difficulty_aware_reward(
     *,
     independence_bonus: float = 1.5,
@@ -377,7 +364,7 @@ def make_difficulty_aware_reward(
 
     def difficulty_aware_reward(prompts, completions, **kwargs) -> list[float]:
         keys, correct, ratios, called = _read_batch(prompts, completions, kwargs, ratio_source)
-        rank, world = _rank_and_world()
+        rank, world = rank_and_world()
         rows = list(zip([rank] * len(keys), keys, correct, ratios, called, strict=True))
         if world > 1:
             from accelerate.utils import gather_object

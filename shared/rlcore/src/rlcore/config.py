@@ -20,9 +20,20 @@ import yaml
 
 from rlcore.errors import ConfigError
 
-__all__ = ["ConfigError", "config_to_dict", "load_config", "parse_overrides"]
+__all__ = ["ConfigError", "check", "check_choice", "config_to_dict", "load_config", "parse_overrides"]
 
 T = TypeVar("T")
+
+
+def check(condition: bool, key: str, message: str) -> None:
+    """For a config's ``__post_init__``: ``ConfigError("<key>: <message>")`` unless ``condition``."""
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def check_choice(value: Any, key: str, choices: Sequence[Any]) -> None:
+    """``ConfigError`` naming ``key`` and listing ``choices`` unless ``value`` is one of them."""
+    check(value in choices, key, f"{value!r} is not one of {', '.join(map(str, choices))}")
 
 
 def _where(source: str | None) -> str:

@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "load_benchmark",
     "load_image",
     "load_records",
+    "regenerate_main",
 ]
 
 
@@ -287,3 +288,29 @@ def load_benchmark(
             }
         )
     return records
+
+
+def regenerate_main(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str,
+    regenerate: Callable[[str | None], Sequence[Path]],
+) -> int:
+    """The ``python -m <package>.data --regenerate [--out DIR]`` entry point of a package's bundled files:
+    ``regenerate(out_dir_or_None)`` rewrites them and returns their paths, printed one per line. Without
+    ``--regenerate`` it prints the help and returns 2."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--regenerate", action="store_true", help="rewrite the generated bundled files")
+    parser.add_argument(
+        "--out", default=None, help="directory to write to (default: the package's data folder)"
+    )
+    args = parser.parse_args(argv)
+    if not args.regenerate:
+        parser.print_help()
+        return 2
+    for path in regenerate(args.out):
+        print(path)
+    return 0

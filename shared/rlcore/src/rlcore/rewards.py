@@ -12,6 +12,7 @@ whatever the model wrote, they return a float (or None, "not applicable"), never
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ __all__ = [
     "RewardFn",
     "boxed_accuracy_reward",
     "completion_text",
+    "rank_and_world",
     "tag_format_reward",
     "weighted",
 ]
@@ -118,3 +120,19 @@ def tag_format_reward(pattern: str, *, flags: int = re.DOTALL) -> RewardFn:
 
 
 RewardFunction = Callable[..., list[float | None]]
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) of this process in ``torch.distributed``, or (0, 1) when it is not initialised.
+
+    For reward functions that must see the whole step batch under multi-process training (gather, compute,
+    keep their own slice). torch.distributed can only be initialised once torch is imported, so a process
+    without torch in ``sys.modules`` is a single process; this keeps reward modules free of the torch import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return 0, 1
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()

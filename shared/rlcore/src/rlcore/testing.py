@@ -8,6 +8,9 @@ As a plugin it registers the ``gpu`` and ``slow`` markers, turns on the Hugging 
 session (tests never reach the hub; export ``HF_HUB_OFFLINE=0`` to override) and skips ``gpu`` tests where
 CUDA is not available.
 
+Helpers for CLI and multi-process tests: :func:`cli_error_line`, :func:`free_port`,
+:func:`launch_cpu_processes`.
+
 Factories: :func:`tiny_tokenizer`, :func:`tiny_lm`, :func:`tiny_reward_model`, :func:`tiny_vlm`,
 :func:`tiny_images` and the :func:`offline_env` context manager. Fixtures of the same names return fresh
 objects for each test (``offline_env`` holds the switches on during the test).
@@ -16,8 +19,12 @@ objects for each test (``offline_env`` holds the switches on during the test).
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OFFLINE_VARS",
+    "cli_error_line",
+    "free_port",
+    "launch_cpu_processes",
     "offline_env",
     "tiny_images",
     "tiny_lm",
@@ -36,6 +46,45 @@ __all__ = [
 
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 """The variables that keep huggingface_hub, transformers and datasets off the network."""
+
+
+def cli_error_line(result: Any) -> str:
+    """The one ``error:`` line of a typer ``CliRunner`` result that must have failed on bad input (exit code
+    2, one non-blank line, no traceback); returns it for the test to check what it names."""
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a rendezvous or a closed-port test)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_cpu_processes(
+    script: str | Path, *args: str, num_processes: int = 2, timeout: float = 480, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``script`` under ``accelerate launch --multi_gpu --num_processes N`` with no visible GPU: N CPU
+    ranks joined with gloo. (``accelerate launch --cpu --num_processes N`` silently runs ONE process, so a
+    test must still prove that every rank ran, e.g. by a file each rank writes.) Offline, no dynamo, fp32."""
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(free_port()), str(script), *map(str, args),
+    ]  # fmt: skip
+    full_env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "HF_HUB_OFFLINE": "1",
+        "TRL_EXPERIMENTAL_SILENCE": "1",
+    }
+    return subprocess.run(
+        cmd, env={**full_env, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerBase:

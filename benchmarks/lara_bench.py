@@ -30,7 +30,7 @@ def main() -> int:
     queries = 2 if args.quick else 4
     records = generate_task("boolean_expressions", max(sizes) + queries + 1, seed=0)
     rows = benchmark(args.model, records, n_demos=sizes, group_size=4, n_queries=queries)
-    console = Console()
+    console = Console(width=150)
     console.print(bench_table(rows))
     targets = Table(title="spec §9 targets")
     for col in ("target", "met", "measured"):

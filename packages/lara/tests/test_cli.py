@@ -29,24 +29,37 @@ def test_console_script_help():
 
 def test_generate_writes_the_task(tmp_path):
     out = tmp_path / "t.jsonl"
-    result = runner.invoke(app, ["generate", "--task", "word_sorting", "--n", "5", "--seed", "3", "--out", str(out)])
+    result = runner.invoke(
+        app, ["generate", "--task", "word_sorting", "--n", "5", "--seed", "3", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
-    assert [json.loads(line) for line in out.read_text().splitlines()] == generate_task("word_sorting", 5, seed=3)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == generate_task(
+        "word_sorting", 5, seed=3
+    )
 
 
 def test_fit_then_evaluate_on_the_tiny_model(tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in generate_task("boolean_expressions", 14, seed=1)))
     run = tmp_path / "run"
-    result = runner.invoke(app, ["fit", "--dataset", str(data), "--n-demos", "8", "--both", "--run-dir", str(run),
-                                 *TINY])
+    result = runner.invoke(
+        app, ["fit", "--dataset", str(data), "--n-demos", "8", "--both", "--run-dir", str(run), *TINY]
+    )
     assert result.exit_code == 0, result.output
-    for name in ("config.yaml", "demos.jsonl", "test.jsonl", "fit_lara.json", "fit_blara.json", "metrics.jsonl"):
+    for name in (
+        "config.yaml",
+        "demos.jsonl",
+        "test.jsonl",
+        "fit_lara.json",
+        "fit_blara.json",
+        "metrics.jsonl",
+    ):
         assert (run / name).exists(), name
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {(m["variant"], m["k"], m["G"]) for m in metrics} == {("lara", 2, 4), ("blara", 2, 4)}
-    result = runner.invoke(app, ["evaluate", "--run-dir", str(run), "--methods", "icl,uniform,lara,blara",
-                                 "--limit", "3"])
+    result = runner.invoke(
+        app, ["evaluate", "--run-dir", str(run), "--methods", "icl,uniform,lara,blara", "--limit", "3"]
+    )
     assert result.exit_code == 0, result.output
     results = json.loads((run / "results.json").read_text())
     assert set(results) == {"icl", "uniform", "lara", "blara"} and results["icl"]["n"] == 3
@@ -66,8 +79,14 @@ def files(tmp_path):
     fitted = tmp_path / "fitted"
     fitted.mkdir()
     (fitted / "config.yaml").write_text("model: tiny:qwen2\n")
-    return {"missing": str(tmp_path / "nope.jsonl"), "bad": str(bad), "lacking": str(lacking), "small": str(small),
-            "run": str(tmp_path / "run"), "fitted": str(fitted)}
+    return {
+        "missing": str(tmp_path / "nope.jsonl"),
+        "bad": str(bad),
+        "lacking": str(lacking),
+        "small": str(small),
+        "run": str(tmp_path / "run"),
+        "fitted": str(fitted),
+    }
 
 
 @pytest.mark.parametrize(
@@ -82,8 +101,22 @@ def files(tmp_path):
         (["fit", "--dataset", "{small}", "--n-demos", "4", "--run-dir", "{run}"], "n_demos//2"),
         (["fit", "--dataset", "{small}", "--n-demos", "6", "--run-dir", "{run}"], "test"),
         (["fit", "--dataset", "{small}", "--n-demos", "4", "--run-dir", "{run}", "bogus=1"], "bogus"),
-        (["fit", "--dataset", "sample", "--task", "boolean_expressions", "--n-demos", "8", "--model", "/no/model",
-          "--run-dir", "{run}"], "/no/model"),
+        (
+            [
+                "fit",
+                "--dataset",
+                "sample",
+                "--task",
+                "boolean_expressions",
+                "--n-demos",
+                "8",
+                "--model",
+                "/no/model",
+                "--run-dir",
+                "{run}",
+            ],
+            "/no/model",
+        ),
         (["evaluate", "--run-dir", "{fitted}", "--methods", "lara"], "fit_lara.json"),
         (["evaluate", "--run-dir", "{fitted}", "--methods", "magic"], "magic"),
         (["evaluate", "--run-dir", "{run}"], "run"),

@@ -228,7 +228,7 @@ def test_each_process_keeps_its_slice_of_the_gathered_batch(monkeypatch):
     def gather(rows):
         return rank0_rows + rows
 
-    monkeypatch.setattr(rewards, "_rank_and_world", lambda: (1, 2))
+    monkeypatch.setattr(rewards, "rank_and_world", lambda: (1, 2))
     monkeypatch.setattr(accelerate.utils, "gather_object", gather)
     reward = make_challenger_reward(ScriptedSolver(), num_samples=4, form="code", match=exact)
     # Step batch [Q1, -, Q2, Q1]: rank 1's Q1 shares its cluster with rank 0's copy (share 0.5, reward 0) and

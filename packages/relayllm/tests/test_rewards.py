@@ -254,7 +254,7 @@ def test_split_groups_across_ranks_score_as_one_process(monkeypatch):
     local_rows: dict[int, list] = {}
 
     def run(rank: int, gather) -> list[float]:
-        monkeypatch.setattr(rewards, "_rank_and_world", lambda: (rank, 2))
+        monkeypatch.setattr(rewards, "rank_and_world", lambda: (rank, 2))
         monkeypatch.setattr(accelerate.utils, "gather_object", gather)
         s = slices[rank]
         return difficulty_aware_reward(prompts[s], completions[s], answer=["3"] * 3, call_ratio=ratios[s])
@@ -270,7 +270,7 @@ def test_split_groups_across_ranks_score_as_one_process(monkeypatch):
 
 
 def test_single_process_needs_no_gather():
-    assert rewards._rank_and_world() == (0, 1)
+    assert rewards.rank_and_world() == (0, 1)
 
 
 _ANY = st.one_of(

@@ -13,8 +13,14 @@ from unirel.data import build_records, load_kg, sample_queries, write_records
 
 runner = CliRunner()
 COMMANDS = ["kg-stats", "retrieve", "prepare", "train", "evaluate", "bench", "demo"]
-T1 = [("A", "r1", "X"), ("X", "r2", "B"), ("A", "r3", "H"), ("H", "r3", "B"), *[("H", "r4", f"L{i}") for i in range(1, 9)],
-      ("X", "r5", "D")]
+T1 = [
+    ("A", "r1", "X"),
+    ("X", "r2", "B"),
+    ("A", "r3", "H"),
+    ("H", "r3", "B"),
+    *[("H", "r4", f"L{i}") for i in range(1, 9)],
+    ("X", "r5", "D"),
+]
 
 
 def _ok(result):
@@ -53,10 +59,33 @@ def test_retrieve_prints_the_trace_and_the_triples(t1_file):
 
 def test_prepare_then_model_free_evaluations(tmp_path):
     run = tmp_path / "run"
-    _ok(runner.invoke(app, ["prepare", "--kg", "synthetic:300:1500:12", "--n-train", "6", "--n-test", "4",
-                            "--anonymize", "0.5", "--run-dir", str(run)]))
-    for name in ("config.yaml", "kg.json", "queries.jsonl", "train.jsonl", "test.jsonl", "test_anon0.5.jsonl",
-                 "retrieval.json"):
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "prepare",
+                "--kg",
+                "synthetic:300:1500:12",
+                "--n-train",
+                "6",
+                "--n-test",
+                "4",
+                "--anonymize",
+                "0.5",
+                "--run-dir",
+                str(run),
+            ],
+        )
+    )
+    for name in (
+        "config.yaml",
+        "kg.json",
+        "queries.jsonl",
+        "train.jsonl",
+        "test.jsonl",
+        "test_anon0.5.jsonl",
+        "retrieval.json",
+    ):
         assert (run / name).exists(), name
     assert len((run / "test.jsonl").read_text().splitlines()) == 4
     for method in ("shortest_path", "optimal"):
@@ -79,8 +108,14 @@ def files(tmp_path, t1_file):
     prepared.mkdir()
     kg = load_kg("umls")
     write_records(prepared / "test.jsonl", build_records(kg, sample_queries(kg, 1, seed=0)))
-    return {"t1": str(t1_file), "bad": str(bad), "missing": str(tmp_path / "nope.tsv"), "run": str(tmp_path / "run"),
-            "prepared": str(prepared), "broken": str(broken)}
+    return {
+        "t1": str(t1_file),
+        "bad": str(bad),
+        "missing": str(tmp_path / "nope.tsv"),
+        "run": str(tmp_path / "run"),
+        "prepared": str(prepared),
+        "broken": str(broken),
+    }
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,8 @@ from typer.testing import CliRunner
 import unirel.rewards as rewards
 from rlcore.runs import RunDir
 from unirel.cli import app
-from unirel.config import UniRelConfig
+from unirel.config import RetrievalConfig, UniRelConfig
 from unirel.data import build_records, load_kg, sample_queries, write_records
-from unirel.config import RetrievalConfig
 from unirel.training import REWARD_COLUMNS, build_dataset, train
 
 
@@ -71,8 +70,19 @@ def test_evaluate_vanilla_on_two_records(records, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     write_records(run / "test.jsonl", records[:2])
-    result = CliRunner().invoke(app, ["evaluate", "--run-dir", str(run), "--method", "vanilla", "--model",
-                                      "tiny:qwen2", "eval.max_new_tokens=6"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--run-dir",
+            str(run),
+            "--method",
+            "vanilla",
+            "--model",
+            "tiny:qwen2",
+            "eval.max_new_tokens=6",
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "results.json").read_text())["vanilla@test.jsonl"]
     assert metrics["n"] == 2 and -3 <= metrics["reward"] <= 3

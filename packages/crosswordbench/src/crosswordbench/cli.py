@@ -7,10 +7,9 @@ Bad input is one ``error:`` line naming it, exit code 2, and no half-written run
 
 from __future__ import annotations
 
-import functools
 import shutil
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,11 +23,10 @@ from rlcore.cli import (
     OverridesArg,
     RecipeOpt,
     console,
-    fail,
+    input_errors,
     load_recipe,
     make_app,
     run_directory,
-    user_errors,
 )
 from rlcore.errors import USER_ERRORS
 
@@ -56,21 +54,6 @@ TemplateOpt = Annotated[
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate the first N puzzles.")]
 HfConfigOpt = Annotated[str | None, typer.Option("--hf-config", help="Hub subset (english, chinese, …).")]
 SplitOpt = Annotated[str | None, typer.Option("--split", help="Hub split (7x7, 14x14).")]
-
-
-def cli_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """:func:`rlcore.cli.user_errors` plus the package's ``ValueError``s (unknown template, variant,
-    engine, …; ``PuzzleError``, ``GenerationError``, ``ExportError``) and ``KeyError`` (unknown clue key)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return user_errors(fn)(*args, **kwargs)
-        except (ValueError, KeyError) as exc:
-            text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise fail(" ".join(text.split()) or type(exc).__name__) from None
-
-    return wrapper
 
 
 @contextmanager
@@ -133,7 +116,7 @@ def _read_puzzles(path: str | None):
 
 
 @app.command()
-@cli_errors
+@input_errors
 def generate(
     words: Annotated[
         str, typer.Option(help="Word–clue list: 'bundled' or a .txt/.csv/.tsv file.")
@@ -186,7 +169,7 @@ def generate(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def render(
     puzzles: PuzzlesOpt = None,
     variant: Annotated[str, typer.Option(help="grid, grid_only, key, partial or filled.")] = "grid",
@@ -216,7 +199,7 @@ def render(
 
 
 @app.command("export")
-@cli_errors
+@input_errors
 def export_cmd(
     puzzles: PuzzlesOpt = None,
     format: Annotated[str, typer.Option("--format", help="puz (Across Lite) or ipuz.")] = "puz",
@@ -234,7 +217,7 @@ def export_cmd(
 
 
 @app.command("import")
-@cli_errors
+@input_errors
 def import_cmd(
     files: Annotated[list[Path], typer.Argument(help=".puz or .ipuz files.")],
     out: Annotated[Path, typer.Option("--out", help="The puzzles .jsonl to write.")],
@@ -267,7 +250,7 @@ def _generator(config: CrossWordBenchConfig):
 
 
 @app.command("evaluate")
-@cli_errors
+@input_errors
 def evaluate_cmd(
     puzzles: PuzzlesOpt = None,
     hf_config: HfConfigOpt = None,
@@ -313,7 +296,7 @@ def evaluate_cmd(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def interactive(
     puzzles: PuzzlesOpt = None,
     hf_config: HfConfigOpt = None,
@@ -355,7 +338,7 @@ def interactive(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def score(
     puzzles: PuzzlesOpt = None,
     responses: Annotated[Path | None, typer.Option(help="JSONL of {id, response}.")] = None,
@@ -402,7 +385,7 @@ def score(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def correlate(
     img: Annotated[
         list[Path], typer.Option("--img", help="An img_cot evaluate run (repeat, one per model).")
@@ -423,7 +406,7 @@ def correlate(
 
 
 @app.command("build-wordlist")
-@cli_errors
+@input_errors
 def build_wordlist(
     wordnet_dir: Annotated[
         Path, typer.Option(help="WordNet 3.0 dict folder (Debian: /usr/share/wordnet).")
@@ -438,7 +421,7 @@ def build_wordlist(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def train(
     model: ModelOpt = None,
     recipe: RecipeOpt = None,
@@ -455,7 +438,7 @@ def train(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def demo(out: OutOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg = None) -> None:
     """The whole pipeline at toy scale on CPU: generate, render, export, evaluate, interactive, oracle/empty."""
     from crosswordbench.demo import TOY_RECIPE, run_demo

@@ -8,10 +8,9 @@ is one ``error:`` line naming it, exit code 2.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -20,7 +19,14 @@ import typer
 from rich.table import Table
 
 from lara.config import LaraConfig
-from rlcore.cli import OverridesArg, RecipeOpt, console, fail, load_recipe, make_app, user_errors
+from rlcore.cli import (
+    OverridesArg,
+    RecipeOpt,
+    console,
+    input_errors,
+    load_recipe,
+    make_app,
+)
 from rlcore.runs import RunDir, atomic_write
 
 T = TypeVar("T")
@@ -30,19 +36,6 @@ TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
 app = make_app(
     "lara", "LARA / B-LARA: in-context learning by reweighting the logits of demonstration groups."
 )
-
-
-def cli_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """rlcore's user errors plus the package's ``ValueError``s (unknown task, method, bad n_demos, ...)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return user_errors(fn)(*args, **kwargs)
-        except ValueError as exc:
-            raise fail(" ".join(str(exc).split()) or type(exc).__name__) from None
-
-    return wrapper
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> LaraConfig:
@@ -90,7 +83,7 @@ def _split(config: LaraConfig) -> tuple[list[dict], list[dict]]:
 
 
 @app.command()
-@cli_errors
+@input_errors
 def generate(
     task: Annotated[
         str, typer.Option(help="A sample task (lara.data.SAMPLE_TASKS).")
@@ -153,7 +146,7 @@ def fit_variants(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def fit(
     dataset: Annotated[str | None, typer.Option(help="bbh, mmlu, sample, or a data file.")] = None,
     task: Annotated[str | None, typer.Option(help="BBH task, MMLU subject or sample task.")] = None,
@@ -304,7 +297,7 @@ def _report(config: LaraConfig, results: dict[str, dict]) -> str:
 
 
 @app.command()
-@cli_errors
+@input_errors
 def evaluate(
     run_dir: Annotated[Path, typer.Option(help="A `lara fit` run directory.")],
     methods: Annotated[
@@ -348,7 +341,7 @@ def evaluate(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def bench(
     model: Annotated[str, typer.Option(help="Model spec.")] = "embedded:smollm2-135m-instruct",
     task: Annotated[
@@ -375,7 +368,7 @@ def bench(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def demo(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
     recipe: RecipeOpt = None,

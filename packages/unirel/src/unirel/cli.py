@@ -6,12 +6,11 @@ line naming it, exit code 2, and nothing is written.
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,7 +18,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from rlcore.cli import OverridesArg, RecipeOpt, console, fail, load_recipe, make_app, user_errors
+from rlcore.cli import (
+    OverridesArg,
+    RecipeOpt,
+    console,
+    input_errors,
+    load_recipe,
+    make_app,
+)
 from rlcore.errors import USER_ERRORS
 from rlcore.runs import RunDir, atomic_write
 from unirel.config import UniRelConfig
@@ -36,19 +42,6 @@ KgOpt = Annotated[
     str | None, typer.Option("--kg", help="umls, synthetic[:E:T:R[:SEED]], a file, a dir, hf:<id>.")
 ]
 RunDirOpt = Annotated[Path, typer.Option("--run-dir", help="The run directory.")]
-
-
-def cli_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """rlcore's user errors plus the package's ``ValueError``s (unknown seed, method, split, ...)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return user_errors(fn)(*args, **kwargs)
-        except ValueError as exc:
-            raise fail(" ".join(str(exc).split()) or type(exc).__name__) from None
-
-    return wrapper
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> UniRelConfig:
@@ -74,7 +67,7 @@ def _new_run(path: Path | None, config: Any, name: str) -> Iterator[RunDir]:
 
 
 @app.command("kg-stats")
-@cli_errors
+@input_errors
 def kg_stats(kg: KgOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg = None) -> None:
     """Entities, relations, triples, the top relations and the degree spread of a KG."""
     from unirel.data import load_kg
@@ -94,7 +87,7 @@ def kg_stats(kg: KgOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg
 
 
 @app.command()
-@cli_errors
+@input_errors
 def retrieve(
     kg: KgOpt = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seed entities.")] = None,
@@ -216,7 +209,7 @@ def _query_row(query: Any) -> dict:
 
 
 @app.command()
-@cli_errors
+@input_errors
 def prepare(
     run_dir: RunDirOpt,
     kg: KgOpt = None,
@@ -261,7 +254,7 @@ def prepare(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def train(
     run_dir: RunDirOpt,
     model: Annotated[str | None, typer.Option(help="Base model (default train.model).")] = None,
@@ -401,7 +394,7 @@ def results_table(rows: dict[str, dict]) -> Table:
 
 
 @app.command()
-@cli_errors
+@input_errors
 def evaluate(
     run_dir: RunDirOpt,
     method: Annotated[str, typer.Option(help="vanilla, vanilla_criteria, unirel, shortest_path or optimal.")],
@@ -452,7 +445,7 @@ def evaluate(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def bench(
     quick: Annotated[bool, typer.Option(help="A smaller KG (20k entities, 200k triples).")] = False,
     out: Annotated[Path, typer.Option("--out", help="JSON to write.")] = Path("bench.json"),
@@ -469,7 +462,7 @@ def bench(
 
 
 @app.command()
-@cli_errors
+@input_errors
 def demo(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
     recipe: RecipeOpt = None,

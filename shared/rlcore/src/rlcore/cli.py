@@ -96,6 +96,20 @@ def user_errors(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def input_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    """:func:`user_errors` plus every ``ValueError`` and ``KeyError``: for commands whose library functions
+    signal bad arguments (an unknown template, method, seed entity or clue key) with the builtin errors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (*USER_ERRORS, ValueError, KeyError) as exc:
+            raise fail(_one_line(exc)) from None
+
+    return wrapper
+
+
 def load_recipe(
     cls: type[T], recipe: Path | None, overrides: list[str] | None, *, default: Path | None = None
 ) -> T:

@@ -215,7 +215,7 @@ def _eval_items(config: CalibratedPPOConfig, names: Sequence[str]) -> dict[str, 
 
     items = {}
     for name in names:
-        label = name.removeprefix("sample:")
+        label = name.removeprefix("sample:").removeprefix("eval_")
         items[label] = load_eval_dataset(source(name), limit=config.eval.limit, seed=config.eval.seed)
     return items
 
@@ -223,16 +223,19 @@ def _eval_items(config: CalibratedPPOConfig, names: Sequence[str]) -> dict[str, 
 def evaluate_models(
     config: CalibratedPPOConfig, models: dict[str, Any], run: RunDir, datasets: Sequence[str]
 ) -> dict[str, dict[str, dict]]:
-    """Evaluate each named model on each dataset into ``run/eval/<model>/``; returns model → dataset → metrics."""
-    from calibrated_ppo.evaluation import evaluate_model
+    """Evaluate each named model on each dataset into ``run/eval/<model>/``; returns model → dataset → metrics.
+    Each model is loaded once for all datasets."""
+    from calibrated_ppo.evaluation import evaluate_model, generator_for
 
     items = _eval_items(config, datasets)
     results: dict[str, dict[str, dict]] = {}
     for label, model in models.items():
+        generator = generator_for(model, config.eval)
         results[label] = {}
         for name, rows in items.items():
             folder = run.path / "eval" / label.lower().replace(" ", "_")
-            results[label][name] = evaluate_model(model, rows, config.eval, folder, name=name)
+            results[label][name] = evaluate_model(generator, rows, config.eval, folder, name=name)
+        del generator
     return results
 
 
@@ -411,6 +414,7 @@ def demo(out: OutOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg =
             config.reward_model.base_model = str(rm)
             crm = train_reward_model(config, calibrated=True, run_dir=run.path / "crm")
             times["reward models"] = time.perf_counter() - t0
+        console.print(f"reward models: {times['reward models']:.0f} s", highlight=False)
         config.ppo.reward_model, config.ppo.calibrated_reward_model = str(rm), str(crm)
         policies = {"SFT": config.ppo.policy}
         for method in METHODS:
@@ -418,14 +422,16 @@ def demo(out: OutOpt = None, recipe: RecipeOpt = None, overrides: OverridesArg =
                 t0 = time.perf_counter()
                 policies[method.upper()] = str(train_ppo(config, method=method, run_dir=run.path / method))
                 times[method] = time.perf_counter() - t0
+            console.print(f"{method}: {times[method]:.0f} s", highlight=False)
         with console.status("3/4 evaluating SFT, PPO, PPO-M and PPO-C"):
             t0 = time.perf_counter()
             results = evaluate_models(config, policies, run, config.eval.datasets)
             times["evaluation"] = time.perf_counter() - t0
+        console.print(f"evaluation: {times['evaluation']:.0f} s", highlight=False)
         with console.status("4/4 reward-model bias probe"):
             pairs = load_preference_pairs(config.reward_model.dataset, limit=16)
             bias = {
-                name: bias_rate(path, pairs, "rejected", seed=config.seed)
+                name: bias_rate(str(path), pairs, "rejected", seed=config.seed)
                 for name, path in (("RM", rm), ("CRM", crm))
             }
         seconds = time.perf_counter() - start

@@ -27,6 +27,7 @@ __all__ = [
     "cut_after_confidence",
     "evaluate_model",
     "fill_missing_confidences",
+    "generator_for",
     "has_confidence",
     "is_correct",
     "normalize_confidence",
@@ -214,7 +215,8 @@ def is_correct(pred: str | None, gold: str, kind: str, *, match: str = "numeric"
 # -- generation ----------------------------------------------------------------------------------------------
 
 
-def _generator_for(model: Any, config: EvalConfig) -> Any:
+def generator_for(model: Any, config: EvalConfig) -> Any:
+    """The Generator of a model spec under ``config.backend`` (a Generator object is returned as is)."""
     from rlcore.rollout import make_generator
 
     if not isinstance(model, str):
@@ -309,7 +311,7 @@ def evaluate_model(
         raise ValueError(f"name must be a plain file-name stem (letters, digits, . _ -), got {name!r}")
     items = list(items)
     _check_items(items)
-    generator = _generator_for(model, config)
+    generator = generator_for(model, config)
     prompts = [_item_messages(item, config) for item in items]
 
     outputs = _generate(

@@ -54,6 +54,9 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        options = [arg for arg in args if arg is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own error names the offending key
+            return _coerce(value, options[0], key, source)
         errors = []
         for arg in args:
             if arg is type(None):

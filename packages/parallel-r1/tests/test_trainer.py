@@ -174,3 +174,20 @@ def test_unseen_override_matches_trl_without_blocks_and_isolates_paths(tagged, t
         trainer.model, torch.tensor([short]), torch.ones(1, 7, dtype=torch.long), 5
     )
     assert torch.allclose(a[0, -3:], b[0, -3:], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_one_grpo_step_under_two_cpu_processes(tagged, tmp_path):
+    import json
+    from pathlib import Path
+
+    from rlcore.testing import launch_cpu_processes
+
+    script = Path(__file__).with_name("grpo_two_process.py")
+    proc = launch_cpu_processes(script, tagged, tmp_path, timeout=480)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2], "two processes ran as one job"
+    assert ranks[0]["checksum"] == ranks[1]["checksum"]
+    before = float(sum(p.double().sum() for p in _weights(tagged).values()))
+    assert round(before, 6) != ranks[0]["checksum"]

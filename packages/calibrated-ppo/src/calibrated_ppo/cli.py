@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -31,8 +29,8 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    run_directory,
 )
-from rlcore.errors import USER_ERRORS
 from rlcore.runs import RunDir, atomic_write
 
 T = TypeVar("T")
@@ -45,10 +43,9 @@ app = make_app(
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> CalibratedPPOConfig:
-    extra = [*(overrides or [])]
-    extra += [f"{key}={value}" for key, value in options.items() if value is not None]
+    """The recipe (default ``recipes/toy.yaml``), the command's options (dotted keys) and the overrides."""
     return load_recipe(
-        CalibratedPPOConfig, recipe, extra, default=TOY_RECIPE if TOY_RECIPE.exists() else None
+        CalibratedPPOConfig, recipe, list(overrides or []), default=TOY_RECIPE, options=options
     )
 
 
@@ -61,17 +58,9 @@ def source(spec: str) -> str:
     return spec
 
 
-@contextmanager
-def _run(out: Path | None, name: str, config: Any) -> Iterator[RunDir]:
+def _run(out: Path | None, name: str, config: Any):
     """The run directory, removed again (when new) if the command fails on bad input."""
-    existed = out is not None and Path(out).exists()
-    run = RunDir(out, package="calibrated-ppo", name=name, config=config)
-    try:
-        yield run
-    except (*USER_ERRORS, ValueError):
-        if not existed:
-            shutil.rmtree(run.path, ignore_errors=True)
-        raise
+    return run_directory(out, package="calibrated-ppo", name=name, config=config, input_errors=True)
 
 
 def _check_method(method: str) -> None:

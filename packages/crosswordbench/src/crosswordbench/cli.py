@@ -7,10 +7,7 @@ Bad input is one ``error:`` line naming it, exit code 2, and no half-written run
 
 from __future__ import annotations
 
-import shutil
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,7 +25,6 @@ from rlcore.cli import (
     make_app,
     run_directory,
 )
-from rlcore.errors import USER_ERRORS
 
 T = TypeVar("T")
 
@@ -56,17 +52,9 @@ HfConfigOpt = Annotated[str | None, typer.Option("--hf-config", help="Hub subset
 SplitOpt = Annotated[str | None, typer.Option("--split", help="Hub split (7x7, 14x14).")]
 
 
-@contextmanager
-def _run(out: Path | None, name: str, config: Any = None) -> Iterator[Any]:
-    """rlcore's run directory, also removed (when new) on the package's ``ValueError``s."""
-    existed = out is not None and Path(out).exists()
-    with run_directory(out, package="crosswordbench", name=name, config=config) as run:
-        try:
-            yield run
-        except (ValueError, KeyError) as exc:
-            if not isinstance(exc, USER_ERRORS) and not existed:
-                shutil.rmtree(run.path, ignore_errors=True)
-            raise
+def _run(out: Path | None, name: str, config: Any = None):
+    """The run directory, removed again (when new) if the command fails on bad input."""
+    return run_directory(out, package="crosswordbench", name=name, config=config, input_errors=True)
 
 
 def _progress() -> Progress:

@@ -39,11 +39,8 @@ app = make_app(
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> LaraConfig:
-    extra = [*(overrides or [])]
-    for key, value in options.items():
-        if value is not None:
-            extra.append(f"{key}={value}")
-    return load_recipe(LaraConfig, recipe, list(extra), default=TOY_RECIPE if TOY_RECIPE.exists() else None)
+    """The recipe (default ``recipes/toy.yaml``), the command's options (dotted keys) and the overrides."""
+    return load_recipe(LaraConfig, recipe, list(overrides or []), default=TOY_RECIPE, options=options)
 
 
 def _jsonl(rows: Sequence[dict]) -> str:

@@ -6,10 +6,8 @@ takes ``--recipe FILE`` (default ``recipes/toy.yaml``) and trailing ``key=value`
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,8 +16,16 @@ import typer
 from rich.table import Table
 
 from parallel_r1.config import ParallelR1Config
-from rlcore.cli import OutOpt, OverridesArg, RecipeOpt, console, input_errors, load_recipe, make_app
-from rlcore.errors import USER_ERRORS
+from rlcore.cli import (
+    OutOpt,
+    OverridesArg,
+    RecipeOpt,
+    console,
+    input_errors,
+    load_recipe,
+    make_app,
+    run_directory,
+)
 from rlcore.runs import RunDir, atomic_write
 
 TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
@@ -36,21 +42,13 @@ VariantOpt = Annotated[str | None, typer.Option("--variant", help="seen or unsee
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> ParallelR1Config:
-    extra = [*(overrides or [])]
-    extra += [f"{key}={value}" for key, value in options.items() if value is not None]
-    return load_recipe(ParallelR1Config, recipe, extra, default=TOY_RECIPE if TOY_RECIPE.exists() else None)
+    """The recipe (default ``recipes/toy.yaml``), the command's options (dotted keys) and the overrides."""
+    return load_recipe(ParallelR1Config, recipe, list(overrides or []), default=TOY_RECIPE, options=options)
 
 
-@contextmanager
-def _run(out: Path | None, name: str, config: Any) -> Iterator[RunDir]:
-    existed = out is not None and Path(out).exists()
-    run = RunDir(out, package="parallel-r1", name=name, config=config)
-    try:
-        yield run
-    except (*USER_ERRORS, ValueError, KeyError):
-        if not existed:
-            shutil.rmtree(run.path, ignore_errors=True)
-        raise
+def _run(out: Path | None, name: str, config: Any):
+    """The run directory, removed again (when new) if the command fails on bad input."""
+    return run_directory(out, package="parallel-r1", name=name, config=config, input_errors=True)
 
 
 def _with_gold(records: list[dict], source: str) -> list[dict]:

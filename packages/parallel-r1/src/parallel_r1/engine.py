@@ -21,8 +21,7 @@ max_blocks=config.max_blocks) == blocks`` always holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -467,22 +466,10 @@ class HFSegmentGenerator:
             segments.append(Segment([int(t) for t in ids[:end]], [float(x) for x in lps[:end]]))
         return segments
 
-    @contextmanager
-    def _seeded(self, seed: int | None) -> Iterator[None]:
-        if seed is None:
-            yield
-            return
-        import torch
+    def _seeded(self, seed: int | None):
+        from rlcore.rollout import seeded
 
-        device = self.model.device
-        devices = (
-            [device.index if device.index is not None else torch.cuda.current_device()]
-            if device.type == "cuda"
-            else []
-        )
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+        return seeded(seed, self.model.device)
 
 
 # ------------------------------------------------------------------------------------------------ vLLM

@@ -7,11 +7,9 @@ line naming it, exit code 2, and nothing is written.
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,8 +23,8 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    run_directory,
 )
-from rlcore.errors import USER_ERRORS
 from rlcore.runs import RunDir, atomic_write
 from unirel.config import UniRelConfig
 
@@ -45,22 +43,13 @@ RunDirOpt = Annotated[Path, typer.Option("--run-dir", help="The run directory.")
 
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> UniRelConfig:
-    extra = [*(overrides or [])]
-    extra += [f"{key}={value}" for key, value in options.items() if value is not None]
-    return load_recipe(UniRelConfig, recipe, extra, default=TOY_RECIPE if TOY_RECIPE.exists() else None)
+    """The recipe (default ``recipes/toy.yaml``), the command's options (dotted keys) and the overrides."""
+    return load_recipe(UniRelConfig, recipe, list(overrides or []), default=TOY_RECIPE, options=options)
 
 
-@contextmanager
-def _new_run(path: Path | None, config: Any, name: str) -> Iterator[RunDir]:
+def _new_run(path: Path | None, config: Any, name: str):
     """A run directory that is removed again (when new) if the command fails on bad input."""
-    existed = path is not None and Path(path).exists()
-    run = RunDir(path, package="unirel", name=name, config=config)
-    try:
-        yield run
-    except (*USER_ERRORS, ValueError):
-        if not existed:
-            shutil.rmtree(run.path, ignore_errors=True)
-        raise
+    return run_directory(path, package="unirel", name=name, config=config, input_errors=True)
 
 
 # ------------------------------------------------------------------------------------------- kg-stats

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -40,6 +40,7 @@ __all__ = [
     "console",
     "error_console",
     "fail",
+    "input_errors",
     "load_recipe",
     "make_app",
     "run_directory",
@@ -111,23 +112,40 @@ def input_errors(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def load_recipe(
-    cls: type[T], recipe: Path | None, overrides: list[str] | None, *, default: Path | None = None
+    cls: type[T],
+    recipe: Path | None,
+    overrides: list[str] | None,
+    *,
+    default: Path | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> T:
-    """The config of a pipeline command: ``recipe`` (or ``default``) plus the trailing overrides."""
-    return load_config(cls, recipe or default, overrides or ())
+    """The config of a pipeline command: ``recipe`` (or ``default``, when that file exists: a wheel does not
+    ship the repository's recipes) plus the trailing overrides, then ``options``: dotted keys → a command's
+    option values (``{"data.split": split}``), applied as ``key=value`` overrides when not None."""
+    extra = [f"{key}={value}" for key, value in (options or {}).items() if value is not None]
+    if recipe is None and default is not None and not Path(default).exists():
+        default = None
+    return load_config(cls, recipe or default, [*(overrides or ()), *extra])
 
 
 @contextmanager
 def run_directory(
-    out: Path | None, *, package: str, name: str | None = None, config: Any = None
+    out: Path | None,
+    *,
+    package: str,
+    name: str | None = None,
+    config: Any = None,
+    input_errors: bool = False,
 ) -> Iterator[RunDir]:
     """The command's :class:`RunDir`, removed again when the command fails with a user error and the
-    directory did not exist before, so that bad input leaves nothing half-written."""
+    directory did not exist before, so that bad input leaves nothing half-written. ``input_errors``: also
+    on ``ValueError``/``KeyError`` (for commands decorated with :func:`input_errors`)."""
     existed = out is not None and Path(out).exists()
     run = RunDir(out, package=package, name=name, config=config)
+    caught = (*USER_ERRORS, ValueError, KeyError) if input_errors else USER_ERRORS
     try:
         yield run
-    except USER_ERRORS:
+    except caught:
         if not existed:
             shutil.rmtree(run.path, ignore_errors=True)
         raise

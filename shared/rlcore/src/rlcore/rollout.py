@@ -49,6 +49,7 @@ __all__ = [
     "eval_no_grad",
     "make_generator",
     "policy_generator",
+    "seeded",
 ]
 
 _VLLM_INSTALL = "pip install 'rlcore[vllm]'"
@@ -381,23 +382,8 @@ class HFGenerator:
             return [[_copy(s) for _ in range(n)] for s in samples]
         return [samples[i * n : (i + 1) * n] for i in range(len(texts))]
 
-    @contextmanager
-    def _seeded(self, seed: int | None) -> Iterator[None]:
-        """Seed torch for one generate call without disturbing the caller's random state."""
-        if seed is None:
-            yield
-            return
-        import torch
-
-        device = self.model.device
-        devices = (
-            [device.index if device.index is not None else torch.cuda.current_device()]
-            if device.type == "cuda"
-            else []
-        )
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+    def _seeded(self, seed: int | None):
+        return seeded(seed, self.model.device)
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
@@ -429,6 +415,26 @@ class HFGenerator:
             # matched a special token's text, which decoding skips.
             return Sample(self._decode(ids[:end]), ids[:end], logprobs[:end], "stop")
         return Sample(text, ids, logprobs, "length")
+
+
+@contextmanager
+def seeded(seed: int | None, device: Any = None) -> Iterator[None]:
+    """Seed torch (CPU, and ``device`` when it is a CUDA device) for the enclosed sampling without disturbing
+    the caller's random state; ``seed=None`` changes nothing."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()]
+        if device.type == "cuda"
+        else []
+    )
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _copy(sample: Sample) -> Sample:

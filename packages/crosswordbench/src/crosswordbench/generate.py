@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -208,7 +209,7 @@ class GenerationConfig:
 # Layouts: a grid being filled, with one of the two ways of finding a word's best spot
 
 
-class _Layout:
+class _Layout(ABC):
     """A grid under construction and the words on it, in placement order."""
 
     def __init__(self, rows: int, cols: int) -> None:
@@ -226,9 +227,9 @@ class _Layout:
         self.words.append((word, clue, row, col, direction))
         self.placed.add(word)
 
+    @abstractmethod
     def best(self, word: str) -> Placement | None:
         """The word's :func:`best_placement` on the current grid."""
-        raise NotImplementedError
 
     def grid_rows(self) -> tuple[str, ...]:
         return tuple("".join(row) for row in self.grid)

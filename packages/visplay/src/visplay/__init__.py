@@ -1,0 +1,156 @@
+"""VisPlay (arXiv 2511.15661): one base vision-language model is copied into two roles that train each other from
+unlabelled images. The Image-Conditioned Questioner is rewarded (GRPO) for questions on which the frozen
+Multimodal Reasoner's sampled answers disagree most, minus a per-image diversity penalty; the Reasoner is then
+trained (GRPO) on the questions in the confidence band, against their majority-vote silver answers.
+
+Everything public is re-exported here; the shared self-play pieces (the vote, the uncertainty reward, BLEU,
+the clustering) live in `rlcore.selfplay` and are not re-exported."""
+
+from visplay.bench import (
+    PER_IMAGE_LIMIT_S,
+    benchmark_table,
+    run_benchmark,
+    template_questions,
+)
+from visplay.config import (
+    BACKENDS,
+    BENCHMARK_NAMES,
+    Config,
+    CurationConfig,
+    EvaluationConfig,
+    OptimConfig,
+    QuestionerConfig,
+    ReasonerConfig,
+    RewardConfig,
+    VisPlayConfig,
+    load_config,
+)
+from visplay.curation import (
+    curate,
+    is_informative,
+)
+from visplay.data import (
+    BENCHMARKS,
+    IMAGE_SELECTIONS,
+    KINDS,
+    PALETTE,
+    SAMPLE_SEED,
+    BenchmarkSource,
+    load_benchmark,
+    load_images,
+    load_sample,
+    make_sample_images,
+)
+from visplay.evaluation import (
+    JUDGE_PROMPT,
+    aggregate_accuracy,
+    evaluate,
+    judge_prediction,
+    rule_correct,
+)
+from visplay.prompts import (
+    QUESTION_FORMATS,
+    QUESTION_TYPES,
+    REASONER_STYLES,
+    ParsedQuestion,
+    parse_question,
+    questioner_messages,
+    reasoner_messages,
+)
+from visplay.rewards import (
+    DEFAULT_REASONER_SAMPLING,
+    DIVERSITY_SCOPES,
+    REWARD_MODES,
+    QuestionerReward,
+    ReasonerReward,
+    questioner_reward,
+    questioner_score,
+    reasoner_reward,
+)
+from visplay.selfplay import (
+    as_generator,
+    evaluate_model,
+    format_warmup,
+    frozen_generator,
+    generate_questions,
+    is_valid_candidate,
+    label_questions,
+    prepare_image,
+    run_selfplay,
+    save_image_copy,
+    summary_table,
+    train_questioner,
+    train_reasoner,
+)
+from visplay.voting import (
+    answers_equivalent,
+    normalize_answer,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "BENCHMARKS",
+    "BENCHMARK_NAMES",
+    "DEFAULT_REASONER_SAMPLING",
+    "DIVERSITY_SCOPES",
+    "IMAGE_SELECTIONS",
+    "JUDGE_PROMPT",
+    "KINDS",
+    "PALETTE",
+    "PER_IMAGE_LIMIT_S",
+    "QUESTION_FORMATS",
+    "QUESTION_TYPES",
+    "REASONER_STYLES",
+    "REWARD_MODES",
+    "SAMPLE_SEED",
+    "BenchmarkSource",
+    "Config",
+    "CurationConfig",
+    "EvaluationConfig",
+    "OptimConfig",
+    "ParsedQuestion",
+    "QuestionerConfig",
+    "QuestionerReward",
+    "ReasonerConfig",
+    "ReasonerReward",
+    "RewardConfig",
+    "VisPlayConfig",
+    "__version__",
+    "aggregate_accuracy",
+    "answers_equivalent",
+    "as_generator",
+    "benchmark_table",
+    "curate",
+    "evaluate",
+    "evaluate_model",
+    "format_warmup",
+    "frozen_generator",
+    "generate_questions",
+    "is_informative",
+    "is_valid_candidate",
+    "judge_prediction",
+    "label_questions",
+    "load_benchmark",
+    "load_config",
+    "load_images",
+    "load_sample",
+    "make_sample_images",
+    "normalize_answer",
+    "parse_question",
+    "prepare_image",
+    "questioner_messages",
+    "questioner_reward",
+    "questioner_score",
+    "reasoner_messages",
+    "reasoner_reward",
+    "rule_correct",
+    "run_benchmark",
+    "run_selfplay",
+    "save_image_copy",
+    "summary_table",
+    "template_questions",
+    "train_questioner",
+    "train_reasoner",
+]

@@ -1,0 +1,244 @@
+"""The CLI (spec §6, §10): every subcommand answers --help; the model-free commands work; every bad input is one
+`error:` line, exit code 2, with nothing written."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rlcore.testing import cli_error_line
+from visplay.cli import app
+
+runner = CliRunner()
+COMMANDS = [
+    "make-sample", "train-questioner", "generate", "label", "curate", "train-reasoner", "selfplay", "evaluate",
+    "bench", "demo",
+]  # fmt: skip
+TOY = Path(__file__).resolve().parents[1] / "recipes" / "toy.yaml"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_answers_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+def test_console_script_help():
+    proc = subprocess.run(["visplay", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "selfplay" in proc.stdout
+
+
+def test_make_sample_writes_pngs_and_a_manifest(tmp_path):
+    out = tmp_path / "sample"
+    result = runner.invoke(app, ["make-sample", "--out", str(out), "--n", "3", "--size", "64"])
+    assert result.exit_code == 0, result.output
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [row["kind"] for row in manifest] == ["shapes", "bars", "geometry"]
+    assert all((out / row["image"]).is_file() for row in manifest)
+    assert {"image_id", "question", "type", "answer", "meta"} <= set(manifest[0])
+
+
+def test_curate_keeps_the_band_and_prints_kept(tmp_path):
+    rows = [
+        {"question": "q1", "image": "images/a.png", "reasoner_answers": ["1", "1", "2", "3"], "extra": 7},
+        {"question": "q2", "image": "images/a.png", "reasoner_answers": ["1", "1", "1", "1"]},
+        {"question": "", "image": "images/a.png", "reasoner_answers": []},
+        {"question": "q4", "image": "images/b.png", "reasoner_answers": ["2", "2.0", "2", None]},
+    ]
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "curated.jsonl"
+    result = runner.invoke(app, ["curate", "--candidates", str(labelled), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "kept 2/4" in result.output
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["question"], r["answer"], r["confidence"]) for r in kept] == [
+        ("q1", "1", 0.5),
+        ("q4", "2", 0.75),
+    ]
+    assert kept[0]["extra"] == 7 and kept[0]["image"] == "images/a.png"
+    tight = tmp_path / "tight.jsonl"
+    result = runner.invoke(
+        app,
+        ["curate", "--candidates", str(labelled), "--out", str(tight), "--tau-low", "0.6", "--budget", "5"],
+    )
+    assert result.exit_code == 0 and "kept 1/4" in result.output
+
+
+def test_bench_prints_the_table():
+    result = runner.invoke(
+        app, ["bench", "--images", "8", "--group-size", "4", "--sizes", "16,32", "--repeats", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "per-image" in result.output and "batch" in result.output
+
+
+@pytest.fixture
+def files(tmp_path):
+    from PIL import Image
+
+    def jsonl(name, rows, raw=None):
+        path = tmp_path / name
+        path.write_text(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows))
+        return str(path)
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    Image.new("RGB", (56, 56), (255, 0, 0)).save(images / "good.png")
+    (images / "broken.png").write_bytes(b"not a png at all")
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    good = images / "good.png"
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("questioner: [unclosed\n")
+    return {
+        "missing": str(tmp_path / "nope.jsonl"),
+        "bad": jsonl(
+            "bad.jsonl", None, raw='{"question": "q", "image": "x.png", "reasoner_answers": []}\n{oops\n'
+        ),
+        "noanswers": jsonl("noanswers.jsonl", [{"question": "q", "image": str(good)}]),
+        "noimage": jsonl("noimage.jsonl", [{"question": "q"}]),
+        "noanswer": jsonl("noanswer.jsonl", [{"question": "q", "image": str(good)}]),
+        "labelled": jsonl(
+            "labelled.jsonl", [{"question": "q", "image": str(good), "reasoner_answers": ["1"]}]
+        ),
+        "curated": jsonl("curated.jsonl", [{"question": "q", "image": str(good), "answer": "1"}]),
+        "corrupt": jsonl(
+            "corrupt.jsonl", [{"question": "q", "image": str(images / "broken.png"), "image_id": "img-7"}]
+        ),
+        "images": str(images),
+        "empty": str(empty_dir),
+        "yaml": str(bad_yaml),
+        "out": str(tmp_path / "out"),
+        "outfile": str(tmp_path / "out.jsonl"),
+    }
+
+
+BAD_INPUT = [
+    # a missing file or directory
+    (["curate", "--candidates", "{missing}", "--out", "{outfile}"], "nope.jsonl"),
+    (["label", "--candidates", "{missing}", "--out", "{outfile}"], "nope.jsonl"),
+    (["train-reasoner", "--data", "{missing}", "--out", "{out}"], "nope.jsonl"),
+    (["generate", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir"),
+    (["train-questioner", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir"),
+    # malformed JSONL, naming the line
+    (["curate", "--candidates", "{bad}", "--out", "{outfile}"], "line 2: not valid JSON"),
+    (["label", "--candidates", "{bad}", "--out", "{outfile}"], "line 2: not valid JSON"),
+    # a record lacking a field the subcommand needs
+    (["curate", "--candidates", "{noanswers}", "--out", "{outfile}"], "reasoner_answers"),
+    (["label", "--candidates", "{noimage}", "--out", "{outfile}"], "image"),
+    (["train-reasoner", "--data", "{noanswer}", "--out", "{out}"], "answer"),
+    # an unknown benchmark
+    (["evaluate", "--benchmark", "mmmmu", "--out", "{outfile}"], "mmmmu"),
+    # an unknown model spec or missing weights
+    (["evaluate", "--model", "/no/such/model", "--benchmark", "sample", "--limit", "1", "--out", "{outfile}"], "/no/such/model"),
+    (["label", "--reasoner", "/no/such/model", "--candidates", "{labelled}", "--out", "{outfile}"], "/no/such/model"),
+    (["train-reasoner", "--reasoner", "/no/such/model", "--data", "{curated}", "--out", "{out}"], "/no/such/model"),
+    (["generate", "--questioner", "tiny:nope", "--images", "{images}", "--num-images", "1", "--out", "{out}"], "tiny:nope"),
+    # malformed YAML, an unknown key, a wrong type, an invalid value (naming key and file)
+    (["selfplay", "--recipe", "{yaml}", "--out", "{out}"], "bad.yaml"),
+    (["selfplay", "--out", "{out}", "questioner.nope=1"], "questioner.nope"),
+    (["selfplay", "--out", "{out}", "questioner.steps=two"], "questioner.steps"),
+    (["demo", "--out", "{out}", "reward.bleu_threshold=0"], "reward.bleu_threshold"),
+    (["curate", "--candidates", "{labelled}", "--out", "{outfile}", "--tau-low", "0.9", "--tau-high", "0.1"], "tau_low"),
+    # an image that cannot be decoded, naming its id
+    (["label", "--candidates", "{corrupt}", "--out", "{outfile}"], "img-7"),
+    (["generate", "--images", "{images}", "--out", "{out}"], "broken"),
+    # an image source with no usable images
+    (["generate", "--images", "{empty}", "--out", "{out}"], "no usable images"),
+    # other arguments
+    (["make-sample", "--out", "{out}", "--n", "-1"], "n must be"),
+    (["make-sample", "--out", "{out}", "--size", "10"], "size"),
+    (["bench", "--sizes", "a,b"], "--sizes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, needle", BAD_INPUT, ids=[" ".join(a[:2]) + f" [{n}]" for a, n in BAD_INPUT])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, files, args, needle):
+    line = cli_error_line(runner.invoke(app, [a.format(**files) for a in args]))
+    assert needle in line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_demo_on_a_reduced_recipe(tmp_path):
+    out = tmp_path / "demo"
+    reduced = [
+        "iterations=1", "format_warmup_steps=4", "questioner.steps=1", "reasoner.steps=1", "curation.num_images=2",
+        "evaluation.limit=3", "evaluation.max_new_tokens=8",
+    ]  # fmt: skip
+    result = runner.invoke(app, ["demo", "--out", str(out), *reduced])
+    assert result.exit_code == 0, result.output
+    assert "plumbing check, not a result" in result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("model"))
+    assert [c.strip() for c in header.split("|")][:5] == [
+        "model",
+        "q_valid",
+        "q_reward",
+        "kept/cand",
+        "r_reward",
+    ]
+    assert any(line.startswith("iter 1") and "/8" in line for line in result.output.splitlines())
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["model"] for row in summary["rows"]] == ["base", "iter 1"]
+    assert (out / "report.md").is_file() and (out / "iter_1" / "candidates.jsonl").is_file()
+
+
+def test_bench_template_generator():
+    from visplay.bench import template_questions
+
+    questions = template_questions(2000)
+    assert questions == template_questions(2000) and questions != template_questions(2000, seed=1)
+    assert all(6 <= len(q.split()) <= 16 for q in questions)
+    duplicates = 1 - len(set(questions)) / len(questions)
+    assert 0.15 <= duplicates <= 0.3
+
+
+@pytest.mark.slow
+def test_generate_label_curate_evaluate_with_the_tiny_vlm(tmp_path):
+    out = tmp_path / "cands"
+    common = [
+        "evaluation.max_new_tokens=4",
+        "questioner.max_new_tokens=6",
+        "reward.reasoner_max_new_tokens=4",
+    ]
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--images",
+            "sample",
+            "--num-images",
+            "2",
+            "--n-per-image",
+            "2",
+            "--out",
+            str(out),
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(
+        (out / r["image"]).is_file() and r["image"].startswith("images/") for r in rows
+    )
+    # Give every candidate a question, so that the Reasoner labels them all.
+    (out / "candidates.jsonl").write_text(
+        "".join(json.dumps({**r, "question": "How many shapes?", "valid": True}) + "\n" for r in rows)
+    )
+    result = runner.invoke(app, ["label", "--candidates", str(out / "candidates.jsonl"), "--m", "2", *common])
+    assert result.exit_code == 0, result.output
+    labelled = [json.loads(line) for line in (out / "labelled.jsonl").read_text().splitlines()]
+    assert all(len(r["reasoner_answers"]) == 2 and r["image"].startswith("images/") for r in labelled)
+    result = runner.invoke(app, ["curate", "--candidates", str(out / "labelled.jsonl"), "--tau-low", "0"])
+    assert result.exit_code == 0 and "kept" in result.output
+    target = tmp_path / "eval.json"
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", "sample", "--limit", "3", "--out", str(target), *common]
+    )
+    assert result.exit_code == 0, result.output
+    assert "pooled" in result.output and "macro" in result.output
+    saved = json.loads(target.read_text())
+    assert saved["summary"]["n"] == 3 and len(saved["items"]) == 3

@@ -211,6 +211,11 @@ def test_demo_under_two_minutes(tmp_path):
         "Vision-SR1 multi-reward",
     ]
     assert all(row["n"] == 16 for row in summary["rows"].values())
+    # the cold start teaches the see-think layout (the random base model never writes it)
+    assert (
+        summary["rows"]["cold-start SFT"]["format_rate"]
+        > summary["rows"]["base tiny:qwen2.5-vl"]["format_rate"]
+    )
     assert all(
         summary["mean_r_vis_train"][k] is not None
         for k in ("Vision-SR1 single-reward", "Vision-SR1 multi-reward")

@@ -369,6 +369,8 @@ def _eval_suite(model: str, config: VisionSR1Config, out: Path | None) -> None:
 def demo(
     out: OutOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the whole demo.")] = 0,
+    recipe: RecipeOpt = None,
+    overrides: OverridesArg = None,
 ) -> None:
     """The pipeline at toy scale on CPU (tiny:qwen2.5-vl, bundled shapes): base eval, cold-start SFT, GRPO
     single- and multi-reward, evaluation of every checkpoint, the summary table."""
@@ -382,7 +384,7 @@ def demo(
     from vision_sr1.training import train as run_train
 
     start = time.perf_counter()
-    config = _config(None, [f"seed={seed}"])
+    config = _config(recipe, [f"seed={seed}", *(overrides or [])])
     eval_records = _rl_records(BUNDLED, config, split="test")[:16]
     train_records = _rl_records(BUNDLED, config, split="train")
     cold_start = _sft_records(BUNDLED)

@@ -93,13 +93,17 @@ def files(tmp_path):
     good = images / "good.png"
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("questioner: [unclosed\n")
+    curated_row = json.dumps({"question": "q", "image": str(good), "answer": "1"})
     return {
         "missing": str(tmp_path / "nope.jsonl"),
         "bad": jsonl(
             "bad.jsonl", None, raw='{"question": "q", "image": "x.png", "reasoner_answers": []}\n{oops\n'
         ),
+        "badcurated": jsonl("badcurated.jsonl", None, raw=curated_row + "\n{oops\n"),
         "noanswers": jsonl("noanswers.jsonl", [{"question": "q", "image": str(good)}]),
+        "stringanswers": jsonl("stringanswers.jsonl", [{"question": "q", "reasoner_answers": "AB"}]),
         "noimage": jsonl("noimage.jsonl", [{"question": "q"}]),
+        "noquestion": jsonl("noquestion.jsonl", [{"image": str(good), "answer": "1"}]),
         "noanswer": jsonl("noanswer.jsonl", [{"question": "q", "image": str(good)}]),
         "labelled": jsonl(
             "labelled.jsonl", [{"question": "q", "image": str(good), "reasoner_answers": ["1"]}]
@@ -116,50 +120,70 @@ def files(tmp_path):
     }
 
 
+# Each case: the arguments, and how its one line starts after "error: " (spec §10: "<input>: <reason>").
 BAD_INPUT = [
     # a missing file or directory
-    (["curate", "--candidates", "{missing}", "--out", "{outfile}"], "nope.jsonl"),
-    (["label", "--candidates", "{missing}", "--out", "{outfile}"], "nope.jsonl"),
-    (["train-reasoner", "--data", "{missing}", "--out", "{out}"], "nope.jsonl"),
-    (["generate", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir"),
-    (["train-questioner", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir"),
+    (["curate", "--candidates", "{missing}", "--out", "{outfile}"], "{missing}: file not found"),
+    (["label", "--candidates", "{missing}", "--out", "{outfile}"], "{missing}: file not found"),
+    (["train-reasoner", "--data", "{missing}", "--out", "{out}"], "{missing}: file not found"),
+    (["generate", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir: image source not found"),
+    (["train-questioner", "--images", "/no/such/dir", "--out", "{out}"], "/no/such/dir: image source not found"),
+    (["evaluate", "--benchmark", "{missing}", "--out", "{outfile}"], "{missing}: benchmark file not found"),
+    (["label", "--out", "{outfile}"], "--candidates: missing"),
     # malformed JSONL, naming the line
-    (["curate", "--candidates", "{bad}", "--out", "{outfile}"], "line 2: not valid JSON"),
-    (["label", "--candidates", "{bad}", "--out", "{outfile}"], "line 2: not valid JSON"),
+    (["curate", "--candidates", "{bad}", "--out", "{outfile}"], "{bad}: line 2: not valid JSON"),
+    (["label", "--candidates", "{bad}", "--out", "{outfile}"], "{bad}: line 2: not valid JSON"),
+    (["train-reasoner", "--data", "{badcurated}", "--out", "{out}"], "{badcurated}: line 2: not valid JSON"),
     # a record lacking a field the subcommand needs
-    (["curate", "--candidates", "{noanswers}", "--out", "{outfile}"], "reasoner_answers"),
-    (["label", "--candidates", "{noimage}", "--out", "{outfile}"], "image"),
-    (["train-reasoner", "--data", "{noanswer}", "--out", "{out}"], "answer"),
+    (["curate", "--candidates", "{noanswers}", "--out", "{outfile}"], "{noanswers}: line 1: missing field 'reasoner_answers'"),
+    (["curate", "--candidates", "{stringanswers}", "--out", "{outfile}"], "{stringanswers}: candidate 0: 'reasoner_answers' must be a list"),
+    (["label", "--candidates", "{noimage}", "--out", "{outfile}"], "{noimage}: line 1: missing field 'image'"),
+    (["label", "--candidates", "{noquestion}", "--out", "{outfile}"], "{noquestion}: line 1: missing field 'question'"),
+    (["train-reasoner", "--data", "{noanswer}", "--out", "{out}"], "{noanswer}: line 1: missing field 'answer'"),
+    (["train-reasoner", "--data", "{noquestion}", "--out", "{out}"], "{noquestion}: line 1: missing field 'question'"),
+    (["train-reasoner", "--data", "{noimage}", "--out", "{out}"], "{noimage}: line 1: missing field 'image'"),
     # an unknown benchmark
-    (["evaluate", "--benchmark", "mmmmu", "--out", "{outfile}"], "mmmmu"),
-    # an unknown model spec or missing weights
-    (["evaluate", "--model", "/no/such/model", "--benchmark", "sample", "--limit", "1", "--out", "{outfile}"], "/no/such/model"),
-    (["label", "--reasoner", "/no/such/model", "--candidates", "{labelled}", "--out", "{outfile}"], "/no/such/model"),
-    (["train-reasoner", "--reasoner", "/no/such/model", "--data", "{curated}", "--out", "{out}"], "/no/such/model"),
-    (["generate", "--questioner", "tiny:nope", "--images", "{images}", "--num-images", "1", "--out", "{out}"], "tiny:nope"),
-    # malformed YAML, an unknown key, a wrong type, an invalid value (naming key and file)
-    (["selfplay", "--recipe", "{yaml}", "--out", "{out}"], "bad.yaml"),
-    (["selfplay", "--out", "{out}", "questioner.nope=1"], "questioner.nope"),
-    (["selfplay", "--out", "{out}", "questioner.steps=two"], "questioner.steps"),
-    (["demo", "--out", "{out}", "reward.bleu_threshold=0"], "reward.bleu_threshold"),
-    (["curate", "--candidates", "{labelled}", "--out", "{outfile}", "--tau-low", "0.9", "--tau-high", "0.1"], "tau_low"),
+    (["evaluate", "--benchmark", "mmmmu", "--out", "{outfile}"], "mmmmu: unknown benchmark"),
+    # an unknown model spec or missing weights (rlcore's line)
+    (["evaluate", "--model", "/no/such/model", "--benchmark", "sample", "--limit", "1", "--out", "{outfile}"], "model '/no/such/model': "),
+    (["label", "--reasoner", "/no/such/model", "--candidates", "{labelled}", "--out", "{outfile}"], "model '/no/such/model': "),
+    (["train-reasoner", "--reasoner", "/no/such/model", "--data", "{curated}", "--out", "{out}"], "model '/no/such/model': "),
+    (["generate", "--questioner", "tiny:nope", "--images", "{images}", "--num-images", "1", "--out", "{out}"], "model 'tiny:nope': "),
+    # malformed YAML, an unknown key, a wrong type, an invalid value (rlcore's ConfigError, naming key and file)
+    (["selfplay", "--recipe", "{yaml}", "--out", "{out}"], "{yaml}: line 2: "),
+    (["selfplay", "--out", "{out}", "questioner.nope=1"], f"unknown config key 'questioner.nope' in {TOY}"),
+    (["selfplay", "--out", "{out}", "questioner.steps=two"], "questioner.steps: expected an integer"),
+    (["demo", "--out", "{out}", "reward.bleu_threshold=0"], "reward.bleu_threshold: must be in (0, 1]"),
+    (["curate", "--candidates", "{labelled}", "--out", "{outfile}", "--tau-low", "0.9", "--tau-high", "0.1"], "curation.tau_low: "),
     # an image that cannot be decoded, naming its id
-    (["label", "--candidates", "{corrupt}", "--out", "{outfile}"], "img-7"),
-    (["generate", "--images", "{images}", "--out", "{out}"], "broken"),
+    (["label", "--candidates", "{corrupt}", "--out", "{outfile}"], "{corrupt}: image of 'img-7': "),
+    (["generate", "--images", "{images}", "--out", "{out}"], "{images}: image 'broken': "),
     # an image source with no usable images
-    (["generate", "--images", "{empty}", "--out", "{out}"], "no usable images"),
+    (["generate", "--images", "{empty}", "--out", "{out}"], "{empty}: no usable images"),
+    (["train-questioner", "--images", "{empty}", "--out", "{out}"], "{empty}: no usable images"),
     # other arguments
-    (["make-sample", "--out", "{out}", "--n", "-1"], "n must be"),
-    (["make-sample", "--out", "{out}", "--size", "10"], "size"),
-    (["bench", "--sizes", "a,b"], "--sizes"),
+    (["make-sample", "--out", "{out}", "--n", "-1"], "--n: must be >= 0, got -1"),
+    (["make-sample", "--out", "{out}", "--size", "10"], "--size: must be >= 64, got 10"),
+    (["bench", "--sizes", "a,b"], "--sizes: expected comma-separated integers"),
+    (["bench", "--repeats", "0"], "--repeats: must be >= 1, got 0"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("args, needle", BAD_INPUT, ids=[" ".join(a[:2]) + f" [{n}]" for a, n in BAD_INPUT])
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, files, args, needle):
-    line = cli_error_line(runner.invoke(app, [a.format(**files) for a in args]))
-    assert needle in line
+@pytest.mark.parametrize("args, head", BAD_INPUT, ids=[" ".join(a[:2]) + f" [{h}]" for a, h in BAD_INPUT])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, files, args, head):
+    result = runner.invoke(app, [a.format(**files) for a in args])
+    line = cli_error_line(result)
+    assert line.startswith("error: " + head.format(**files)), line
+    assert result.stderr.strip() == line and not result.stdout.strip()  # on stderr, nothing on stdout
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.jsonl").exists()
+
+
+def test_make_sample_defaults_to_the_sample_seed(tmp_path):
+    result = runner.invoke(app, ["make-sample", "--out", str(tmp_path / "s"), "--n", "1", "--size", "64"])
+    assert result.exit_code == 0, result.output
+    row = json.loads((tmp_path / "s" / "manifest.jsonl").read_text())
+    assert row["image_id"] == "shapes-20251119-000" and (tmp_path / "s" / row["image"]).is_file()
+    assert not [p for p in (tmp_path / "s").iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.slow
@@ -242,3 +266,47 @@ def test_generate_label_curate_evaluate_with_the_tiny_vlm(tmp_path):
     assert "pooled" in result.output and "macro" in result.output
     saved = json.loads(target.read_text())
     assert saved["summary"]["n"] == 3 and len(saved["items"]) == 3
+
+
+def test_evaluate_split_and_column_options_reach_the_benchmark(tmp_path, monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    import visplay.data as data
+    import visplay.selfplay as selfplay
+    from visplay.evaluation import aggregate_accuracy
+
+    seen = []
+
+    def fake_evaluate_model(config, model, records):
+        seen.extend(records)
+        return {"items": [], "summary": aggregate_accuracy({r["subset"]: [True] for r in records})}
+
+    monkeypatch.setattr(selfplay, "evaluate_model", fake_evaluate_model)
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(png, format="PNG")
+    row = {"q": "How many?", "a": "3", "pic": base64.b64encode(png.getvalue()).decode()}
+    local = tmp_path / "mine.jsonl"
+    local.write_text(json.dumps(row) + "\n")
+    args = ["--question-column", "q", "--answer-column", "a", "--image-column", "pic"]
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", str(local), *args, "--out", str(tmp_path / "e.json")]
+    )
+    assert result.exit_code == 0, result.output
+    assert [(r["question"], r["answer"], r["subset"]) for r in seen] == [("How many?", "3", "mine")]
+    assert "pooled" in result.output and "macro" in result.output
+
+    calls = []
+
+    def fake_load_records(source, *, split=None, limit=None):
+        calls.append((source, split))
+        return [{"problem": "Q?", "answer": "A", "images": [Image.new("RGB", (8, 8))]}]
+
+    monkeypatch.setattr(data, "load_records", fake_load_records)
+    result = runner.invoke(
+        app, ["evaluate", "--benchmark", "mmmu", "--split", "validation", "--out", str(tmp_path / "h.json")]
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [("hf:zli12321/MMMU", "validation")]

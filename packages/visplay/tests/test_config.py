@@ -93,6 +93,34 @@ def test_the_recipes_say_what_the_spec_says():
     assert (big.questioner.steps, big.reasoner.steps) == (10, 10)
 
 
+# What paper.yaml may set beyond spec §3: how the GPU run is executed, not what it computes.
+GPU_KNOBS = {
+    "backend", "generation_batch_size", "optim.bf16", "optim.gradient_checkpointing", "optim.use_vllm",
+    "evaluation.batch_size",
+}  # fmt: skip
+
+
+def _flat(cfg) -> dict:
+    from rlcore.config import config_to_dict
+
+    out = {}
+    for key, value in config_to_dict(cfg).items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def test_paper_recipes_hold_the_section_3_defaults():
+    by_name = {p.name: p for p in RECIPES}
+    defaults, paper = _flat(load_config()), _flat(load_config(by_name["paper.yaml"]))
+    differs = {key for key in defaults if paper[key] != defaults[key]}
+    assert differs <= GPU_KNOBS, differs
+    big = _flat(load_config(by_name["paper-7b.yaml"]))
+    assert {key for key in paper if big[key] != paper[key]} == {"model", "questioner.steps", "reasoner.steps"}
+
+
 @pytest.mark.parametrize(
     "override, key",
     [

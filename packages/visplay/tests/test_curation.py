@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from visplay.curation import curate, is_informative
+from visplay.curation import curate, is_informative, is_valid_candidate
 
 
 @pytest.mark.parametrize(("c", "kept"), [(0.2, False), (0.25, True), (0.5, True), (0.75, True), (0.8, False)])
@@ -82,6 +82,14 @@ def test_curate_does_not_mutate_inputs() -> None:
 def test_curate_missing_reasoner_answers_names_the_index() -> None:
     with pytest.raises(ValueError, match="candidate 1"):
         curate([candidate("q", ["A", "B"]), {"question": "r"}])
+    # A string is not a list of answers (its characters would vote).
+    with pytest.raises(
+        ValueError, match="candidate 1: 'reasoner_answers' must be a list of answers, got str"
+    ):
+        curate([candidate("q", ["A", "B"]), candidate("r", "AB")])
+    assert curate([candidate("q", None), candidate("r", ("A", "B"))]) == [
+        {**candidate("r", ("A", "B")), "answer": "A", "confidence": 0.5}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,3 +109,16 @@ def test_curate_bad_parameters(kwargs) -> None:
 
 def test_curate_empty() -> None:
     assert curate([]) == []
+
+
+def test_is_valid_candidate_is_the_rule_of_curate_and_label_questions() -> None:
+    assert is_valid_candidate({"question": "q"}) and is_valid_candidate({"question": "q", "valid": True})
+    assert is_valid_candidate({"question": " ", "valid": None})  # a non-empty string, `valid` not False
+    for bad in ({"question": ""}, {"question": None}, {"question": 3}, {}, {"question": "q", "valid": False}):
+        assert not is_valid_candidate(bad)
+    # curate keeps exactly the valid ones among otherwise identical informative candidates.
+    rows = [
+        {"question": "q", "reasoner_answers": ["A", "B"]},
+        {"question": "", "reasoner_answers": ["A", "B"]},
+    ]
+    assert [is_valid_candidate(r) for r in rows] == [len(curate([r])) == 1 for r in rows] == [True, False]

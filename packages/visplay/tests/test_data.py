@@ -160,6 +160,11 @@ def test_shapes_meta_answer_and_pixels(samples) -> None:
             x0, y0, x1, y1 = shape["bbox"]
             corner = pixels[x0, y0]
             assert (corner == PALETTE[shape["color"]]) == (shape["shape"] == "square")
+            if shape["shape"] == "triangle":
+                # Apex at the top middle, base along the whole bottom edge of the bbox.
+                color = PALETTE[shape["color"]]
+                assert pixels[(x0 + x1) // 2, y0] == color
+                assert all(pixels[x, y1] == color for x in range(x0, x1 + 1))
 
 
 def bar_heights(image: Image.Image) -> tuple[list[int], list[tuple[int, int, int]]]:
@@ -346,7 +351,7 @@ def test_load_images_undecodable_cell_names_the_id(tmp_path) -> None:
 
 
 def test_load_images_errors(tmp_path) -> None:
-    with pytest.raises(DataFileNotFound):
+    with pytest.raises(DataFileNotFound, match=f"^{tmp_path / 'nope.jsonl'}: image source not found"):
         load_images(tmp_path / "nope.jsonl")
     with pytest.raises(DataError, match="'images'"):
         load_images(write_jsonl(tmp_path / "cols.jsonl", [{"picture": "x.png"}]))
@@ -453,8 +458,11 @@ def test_local_benchmark_file(tmp_path) -> None:
 
 
 def test_benchmark_errors(tmp_path) -> None:
-    with pytest.raises(DataError, match="unknown benchmark 'mmlu'"):
+    with pytest.raises(DataError, match="^mmlu: unknown benchmark; known: mmmu, "):
         load_benchmark("mmlu")
+    for missing in (str(tmp_path / "nope.jsonl"), "sets/nope", "nope.parquet"):
+        with pytest.raises(DataFileNotFound, match=f"^{missing}: benchmark file not found"):
+            load_benchmark(missing)
     path = write_jsonl(tmp_path / "cols.jsonl", [{"question": "Q", "answer": "A", "images": []}])
     with pytest.raises(DataError, match="'problem'"):
         load_benchmark(str(path))

@@ -244,6 +244,16 @@ def test_reasoner_answers_entry_must_be_a_list() -> None:
         questioner_reward([], [tagged(QA)], reasoner_answers=["4"], image_id=["A"])
 
 
+def test_wiring_errors_come_before_the_reasoner_is_sampled() -> None:
+    fake = FakeReasoner(["\\boxed{1}"])
+    reward = QuestionerReward(reasoner=fake)
+    with pytest.raises(ValueError, match="image_id"):
+        reward([], [tagged(QA)], image=["img"])
+    with pytest.raises(ValueError, match="image_id"):
+        reward([], [tagged(QA), tagged(QB)], image=["a", "b"], image_id=["A"])
+    assert fake.calls == [] and reward.last_details == []
+
+
 def test_reasoner_needs_an_image_column() -> None:
     reward = QuestionerReward(reasoner=FakeReasoner([]))
     with pytest.raises(ValueError, match="image"):
@@ -503,3 +513,25 @@ def test_questioner_reward_with_tiny_reasoner(tiny_vlm, tiny_images) -> None:
     assert [d["valid"] for d in reward.last_details] == [True, False, True, True]
     assert all(0.0 <= d["confidence"] <= 1.0 for d in reward.last_details)
     assert logged["questioner/valid_rate"] == pytest.approx(0.75)
+
+
+def test_reasoner_sampling_is_the_reward_section() -> None:
+    from visplay.config import load_config
+    from visplay.rewards import DEFAULT_REASONER_SAMPLING, reasoner_sampling
+
+    assert dict(DEFAULT_REASONER_SAMPLING) == {
+        "max_new_tokens": 4096,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": 40,
+    }
+    cfg = load_config(overrides=["reward.reasoner_top_k=5", "reward.reasoner_temperature=0.7"])
+    assert reasoner_sampling(cfg.reward) == {
+        "max_new_tokens": 4096,
+        "temperature": 0.7,
+        "top_p": 1.0,
+        "top_k": 5,
+    }
+    assert QuestionerReward.from_config(cfg).sampling == SamplingParams(
+        max_new_tokens=4096, temperature=0.7, top_p=1.0, top_k=5
+    )

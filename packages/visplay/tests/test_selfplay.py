@@ -10,10 +10,10 @@ import pytest
 
 from rlcore.rollout import Sample
 from visplay.config import load_config
+from visplay.curation import is_valid_candidate
 from visplay.selfplay import (
     _fill,
     generate_questions,
-    is_valid_candidate,
     label_questions,
     prepare_image,
     summary_table,
@@ -136,6 +136,14 @@ def test_processor_renders_a_56px_image(tiny_vlm, tiny_images):
     assert tuple(enc["pixel_values"].shape) == (16, 1176)
     pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
     assert int((enc["input_ids"] == pad).sum()) == 4
+    # One chat layout for Questioner training and generation (spec §3): the TRL rows' block-form system turn
+    # renders exactly as the generation prompt's string one.
+    from visplay.selfplay import _as_blocks
+
+    def render(messages):
+        return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    assert render(_as_blocks(questioner_messages(None))) == render(questioner_messages(None))
 
 
 @pytest.mark.slow
@@ -317,3 +325,128 @@ def test_zero_steps_save_the_input_model_unchanged(tmp_path, tiny_images):
         train_reasoner(
             "tiny:qwen2.5-vl", [{"question": "q", "image": tiny_images[0]}], config=cfg, run_dir=tmp_path
         )
+
+
+class RoleScripted:
+    """Both roles without a model: a Questioner prompt (system turn first) gets ``<question>…</question>``, a
+    Reasoner prompt gets ``\\boxed{answers[k % len(answers)]}`` for its k-th sample. Counts the calls per role."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = {"questioner": 0, "reasoner": 0}
+
+    def generate(self, prompts, params=None, n=1):
+        out = []
+        for prompt in prompts:
+            role = "questioner" if prompt[0]["role"] == "system" else "reasoner"
+            self.calls[role] += 1
+            if role == "questioner":
+                out.append([Sample(f"<question>How many shapes, take {k}?</question>") for k in range(n)])
+            else:
+                out.append([Sample(f"\\boxed{{{self.answers[k % len(self.answers)]}}}") for k in range(n)])
+        return out
+
+
+def _scripted_loop(monkeypatch, answers, overrides=()):
+    """Patch the loop's model-running pieces: a scripted Generator for both frozen roles, a Reasoner GRPO that
+    only records its data, an evaluation that only records its model. Returns (generator, draws, trained)."""
+    import visplay.data as data
+    import visplay.selfplay as selfplay
+    from visplay.evaluation import aggregate_accuracy
+
+    generator, draws, trained = RoleScripted(answers), [], []
+    real_load_images = data.load_images
+
+    def load_images(source, **kwargs):
+        draws.append((kwargs["selection"], kwargs["seed"], kwargs["limit"]))
+        return real_load_images(source, **kwargs)
+
+    def train_reasoner(reasoner, curated, *, config, run_dir):
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        trained.append((reasoner, len(curated)))
+        return str(run_dir)
+
+    monkeypatch.setattr(data, "load_images", load_images)
+    monkeypatch.setattr(selfplay, "frozen_generator", lambda config, model: generator)
+    monkeypatch.setattr(selfplay, "train_reasoner", train_reasoner)
+    monkeypatch.setattr(
+        selfplay,
+        "evaluate_model",
+        lambda config, model, records: {
+            "items": [],
+            "summary": aggregate_accuracy({"shapes": [True, False]}),
+        },
+    )
+    config = load_config(
+        TOY,
+        [
+            "iterations=2", "format_warmup_steps=0", "questioner.steps=0", "curation.num_images=3",
+            "curation.questions_per_image=2", "curation.num_reasoner_samples=2", "evaluation.limit=2",
+            *overrides,
+        ],
+    )  # fmt: skip
+    return config, generator, draws, trained
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_the_loop_layout_curation_draws_and_resume_without_models(tmp_path, monkeypatch):
+    import visplay.selfplay as selfplay
+
+    config, generator, draws, trained = _scripted_loop(monkeypatch, answers=["1", "2"])
+    run = tmp_path / "run"
+    rows = selfplay.run_selfplay(config, run)
+    # A fresh random draw of curation.num_images images per iteration, seeded seed + iteration.
+    assert draws == [("random", 1, 3), ("random", 2, 3)]
+    ids = [{c["image_id"] for c in _jsonl(run / f"iter_{i}" / "candidates.jsonl")} for i in (1, 2)]
+    assert len(ids[0]) == len(ids[1]) == 3 and ids[0] != ids[1]
+    for name in ("config.yaml", "metrics.jsonl", "report.md", "iter_0/eval.json"):
+        assert (run / name).is_file(), name
+    for i in (1, 2):
+        folder = run / f"iter_{i}"
+        for name in ("candidates.jsonl", "labelled.jsonl", "curated.jsonl", "eval.json"):
+            assert (folder / name).is_file(), name
+        for name in ("candidates.jsonl", "labelled.jsonl", "curated.jsonl"):
+            images = [row["image"] for row in _jsonl(folder / name)]
+            assert images and all(p.startswith("images/") and (run / p).is_file() for p in images)
+    # Answers "1", "2": c = 0.5 for every question, so all 3 x 2 are kept; R_1 trains from the base model and
+    # R_2 from R_1.
+    assert trained == [("tiny:qwen2.5-vl", 6), (str(run / "iter_1" / "reasoner"), 6)]
+    assert [(r["candidates"], r["kept"], r["reasoner_skipped"]) for r in rows[1:]] == [(6, 6, False)] * 2
+
+    # A run killed after iter_2's candidates: the rerun starts at iter_2's labelling.
+    for stage in ("labelled", "curated", "reasoner", "eval", "logged"):
+        (run / "stages" / f"iter_2.{stage}.done").unlink()
+    logged = _jsonl(run / "metrics.jsonl")
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in logged[:-1]))
+    generator.calls = {"questioner": 0, "reasoner": 0}
+    trained.clear()
+    again = selfplay.run_selfplay(config, run)
+    assert generator.calls == {"questioner": 0, "reasoner": 6}
+    assert trained == [(str(run / "iter_1" / "reasoner"), 6)]
+    assert [r["kept"] for r in again] == [r["kept"] for r in rows]
+    assert _jsonl(run / "metrics.jsonl") == logged
+
+
+def test_the_loop_first_image_selection_and_empty_curated_set_without_models(tmp_path, monkeypatch):
+    import visplay.selfplay as selfplay
+
+    # Every Reasoner answer agrees: c = 1, nothing is informative, so both Reasoner stages are skipped.
+    config, _, draws, trained = _scripted_loop(
+        monkeypatch, answers=["1"], overrides=["curation.image_selection=first"]
+    )
+    run = tmp_path / "run"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = selfplay.run_selfplay(config, run)
+    assert draws == [("first", 1, 3), ("first", 2, 3)]
+    ids = [[c["image_id"] for c in _jsonl(run / f"iter_{i}" / "candidates.jsonl")] for i in (1, 2)]
+    first_three = [f"{kind}-20251119-00{j}" for j, kind in enumerate(("shapes", "bars", "geometry"))]
+    assert ids[0] == ids[1] and ids[0][::2] == first_three
+    assert trained == [] and sum("curated set is empty" in str(w.message) for w in caught) == 2
+    assert [r["reasoner_skipped"] for r in rows[1:]] == [True, True]
+    assert [r["path"] for r in rows] == ["tiny:qwen2.5-vl"] * 3
+    assert [row["reasoner_skipped"] for row in _jsonl(run / "metrics.jsonl")] == [True, True]
+    assert not (run / "iter_1" / "reasoner").exists()

@@ -28,6 +28,7 @@ from visplay.config import (
 from visplay.curation import (
     curate,
     is_informative,
+    is_valid_candidate,
 )
 from visplay.data import (
     BENCHMARKS,
@@ -66,6 +67,7 @@ from visplay.rewards import (
     questioner_reward,
     questioner_score,
     reasoner_reward,
+    reasoner_sampling,
 )
 from visplay.selfplay import (
     as_generator,
@@ -73,7 +75,6 @@ from visplay.selfplay import (
     format_warmup,
     frozen_generator,
     generate_questions,
-    is_valid_candidate,
     label_questions,
     prepare_image,
     run_selfplay,
@@ -145,6 +146,7 @@ __all__ = [
     "questioner_score",
     "reasoner_messages",
     "reasoner_reward",
+    "reasoner_sampling",
     "rule_correct",
     "run_benchmark",
     "run_selfplay",

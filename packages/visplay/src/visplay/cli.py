@@ -10,23 +10,23 @@ against that file's folder, then its parent (so the files of a run directory's `
 
 from __future__ import annotations
 
+import io
 import json
-import shutil
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from rlcore.cli import OverridesArg, RecipeOpt, console, input_errors, load_recipe, make_app
+from rlcore.cli import OverridesArg, RecipeOpt, console, input_errors, load_recipe, make_app, run_directory
 from rlcore.data import DataError
-from rlcore.errors import USER_ERRORS
 from rlcore.runs import RunDir, atomic_write
 from visplay.config import BENCHMARK_NAMES, VisPlayConfig
+from visplay.data import SAMPLE_SEED
 
 TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
 
@@ -57,16 +57,10 @@ def _config(
     return config
 
 
-@contextmanager
-def _new_path(path: Path) -> Iterator[Path]:
-    """A directory a command fills: removed again (when it did not exist) if the command fails on bad input."""
-    existed = path.exists()
-    try:
-        yield path
-    except (*USER_ERRORS, ValueError, KeyError):
-        if not existed:
-            shutil.rmtree(path, ignore_errors=True)
-        raise
+def _output_dir(path: Path, config: VisPlayConfig | None = None) -> AbstractContextManager[RunDir]:
+    """The folder a command fills, as an ``rlcore.runs.RunDir``: removed again (when it did not exist) if the
+    command fails on bad input, so that nothing is left half-written."""
+    return run_directory(path, package="visplay", config=config, input_errors=True)
 
 
 @contextmanager
@@ -84,7 +78,7 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     """Records of a JSONL file; a missing file, a malformed line or a record without a ``required`` field is a
     user error naming the file and the line."""
     if not path.is_file():
-        raise FileNotFoundError(f"file not found: {path}")
+        raise FileNotFoundError(f"{path}: file not found")
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -144,23 +138,26 @@ def make_sample(
     out: Annotated[Path, typer.Option("--out", help="Folder for the PNGs and manifest.jsonl.")] = Path(
         "sample"
     ),
-    n: Annotated[int, typer.Option(help="Number of images.")] = 24,
-    seed: Annotated[int | None, typer.Option(help="Generator seed (default SAMPLE_SEED).")] = None,
+    n: Annotated[int, typer.Option(help="Number of images (>= 0).")] = 24,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = SAMPLE_SEED,
     size: Annotated[int, typer.Option(help="Image side in pixels (>= 64).")] = 112,
 ) -> None:
     """Draw the procedural sample images: <id>.png files plus manifest.jsonl (kind, question, answer, meta)."""
-    from visplay.data import SAMPLE_SEED, make_sample_images
+    from visplay.data import make_sample_images
 
-    items = make_sample_images(n, seed=SAMPLE_SEED if seed is None else seed, size=size)
-    with _new_path(out):
-        out.mkdir(parents=True, exist_ok=True)
+    for option, value, low in (("--n", n, 0), ("--size", size, 64)):
+        if value < low:
+            raise DataError(f"{option}: must be >= {low}, got {value}")
+    items = make_sample_images(n, seed=seed, size=size)
+    with _output_dir(out) as run:
         manifest = []
         for item in items:
             file = f"{item['image_id']}.png"
-            item["image"].save(out / f".{file}.tmp", format="PNG")
-            (out / f".{file}.tmp").replace(out / file)
+            png = io.BytesIO()
+            item["image"].save(png, format="PNG")
+            atomic_write(run.file(file), png.getvalue())
             manifest.append({k: v for k, v in item.items() if k != "image"} | {"image": file})
-        _write_jsonl(out / "manifest.jsonl", manifest)
+        run.write_jsonl("manifest.jsonl", manifest)
     console.print(f"{len(items)} images and manifest.jsonl → {out}")
 
 
@@ -181,9 +178,9 @@ def train_questioner_cmd(
     q = config.questioner
     items = _images(config, images, q.images_per_step * max(q.steps, 1), "random", config.seed)
     target = out or Path("runs/visplay/questioner")
-    with console.status("Questioner GRPO"), _new_path(target):
+    with console.status("Questioner GRPO"), _output_dir(target) as run:
         path = train_questioner(
-            questioner or config.model, reasoner or config.model, items, config=config, run_dir=target
+            questioner or config.model, reasoner or config.model, items, config=config, run_dir=run
         )
     console.print(f"Questioner checkpoint → {path}")
 
@@ -220,10 +217,9 @@ def generate(
             seed=config.seed,
             batch_size=config.generation_batch_size,
         )
-    with _new_path(target):
-        run = RunDir(target, package="visplay")
+    with _output_dir(target) as run:
         paths = {item["image_id"]: save_image_copy(run, item["image_id"], item["image"]) for item in items}
-        _write_jsonl(target / "candidates.jsonl", [{**r, "image": paths[r["image_id"]]} for r in rows])
+        run.write_jsonl("candidates.jsonl", [{**r, "image": paths[r["image_id"]]} for r in rows])
     console.print(f"{sum(r['valid'] for r in rows)} valid of {len(rows)} → {target / 'candidates.jsonl'}")
 
 
@@ -238,27 +234,25 @@ def label(
     overrides: OverridesArg = None,
 ) -> None:
     """The frozen Reasoner answers each valid question m times → labelled.jsonl (answer, confidence)."""
-    from visplay.selfplay import frozen_generator, is_valid_candidate, label_questions
+    from visplay.curation import is_valid_candidate
+    from visplay.rewards import reasoner_sampling
+    from visplay.selfplay import frozen_generator, label_questions
 
     config = _config(recipe, overrides, {"curation.num_reasoner_samples": m})
     if candidates is None:
-        raise DataError("label needs --candidates candidates.jsonl")
+        raise DataError("--candidates: missing; label needs the candidates.jsonl to label")
     rows = _read_jsonl(candidates, ("question", "image"))
     valid = [i for i, row in enumerate(rows) if is_valid_candidate(row)]
     loaded = _resolve_images(candidates, rows, valid)
-    r = config.reward
     with console.status(f"labelling {len(valid)} valid questions"):
         labelled = label_questions(
             frozen_generator(config, reasoner or config.model),
             loaded,
             m=config.curation.num_reasoner_samples,
-            style=r.reasoner_prompt,
-            max_new_tokens=r.reasoner_max_new_tokens,
-            temperature=r.reasoner_temperature,
-            top_p=r.reasoner_top_p,
-            top_k=r.reasoner_top_k,
+            style=config.reward.reasoner_prompt,
             seed=config.seed,
             batch_size=config.generation_batch_size,
+            **reasoner_sampling(config.reward),
         )
     target = out or candidates.with_name("labelled.jsonl")
     # The image field passes through as it was read (a path), like every other field.
@@ -286,10 +280,13 @@ def curate(
         {"curation.tau_low": tau_low, "curation.tau_high": tau_high, "curation.budget": budget},
     )
     if candidates is None:
-        raise DataError("curate needs --candidates labelled.jsonl")
+        raise DataError("--candidates: missing; curate needs a labelled.jsonl")
     rows = _read_jsonl(candidates, ("reasoner_answers",))
     c = config.curation
-    kept = curate_rows(rows, tau_low=c.tau_low, tau_high=c.tau_high, budget=c.budget)
+    try:
+        kept = curate_rows(rows, tau_low=c.tau_low, tau_high=c.tau_high, budget=c.budget)
+    except ValueError as exc:  # the band and the budget were checked with the config: a record is malformed
+        raise DataError(f"{candidates}: {exc}") from None
     target = out or candidates.with_name("curated.jsonl")
     _write_jsonl(target, kept)
     console.print(f"kept {len(kept)}/{len(rows)} → {target}", highlight=False)
@@ -309,7 +306,7 @@ def train_reasoner_cmd(
 
     config = _config(recipe, overrides)
     if data is None:
-        raise DataError("train-reasoner needs --data curated.jsonl")
+        raise DataError("--data: missing; train-reasoner needs a curated.jsonl")
     rows = _read_jsonl(data, ("question", "image", "answer"))
     if not rows:
         raise DataError(f"{data}: no records")
@@ -318,8 +315,8 @@ def train_reasoner_cmd(
             raise DataError(f"{data}: line {i + 1}: empty question or answer")
     records = _resolve_images(data, rows, list(range(len(rows))))
     target = out or Path("runs/visplay/reasoner")
-    with console.status(f"Reasoner GRPO on {len(records)} questions"), _new_path(target):
-        path = train_reasoner(reasoner or config.model, records, config=config, run_dir=target)
+    with console.status(f"Reasoner GRPO on {len(records)} questions"), _output_dir(target) as run:
+        path = train_reasoner(reasoner or config.model, records, config=config, run_dir=run)
     console.print(f"Reasoner checkpoint → {path}")
 
 
@@ -343,8 +340,8 @@ def selfplay(
 
     config = _config(recipe, overrides)
     target = out or Path("runs/visplay") / time.strftime("selfplay-%Y%m%d-%H%M%S")
-    with _new_path(target), _warnings_as_lines(), console.status("VisPlay") as status:
-        rows = run_selfplay(config, target, resume=resume, status=status.update)
+    with _output_dir(target, config) as run, _warnings_as_lines(), console.status("VisPlay") as status:
+        rows = run_selfplay(config, run, resume=resume, status=status.update)
     _print_rows(rows)
     console.print(f"run dir: {target}")
 
@@ -363,6 +360,10 @@ def evaluate(
         str, typer.Option(help="A benchmark name, a jsonl/parquet file, 'sample', 'all', or a comma list.")
     ] = "sample",
     limit: Annotated[int | None, typer.Option(help="Items per benchmark.")] = None,
+    split: Annotated[str, typer.Option(help="Split of a hub benchmark.")] = "test",
+    question_column: Annotated[str, typer.Option(help="Column of the question.")] = "problem",
+    answer_column: Annotated[str, typer.Option(help="Column of the gold answer.")] = "answer",
+    image_column: Annotated[str, typer.Option(help="Column of the image.")] = "images",
     judge: Annotated[
         str, typer.Option(help="rule (boxed answer equivalence) or openai (a judge model).")
     ] = "rule",
@@ -372,7 +373,8 @@ def evaluate(
     recipe: RecipeOpt = None,
     overrides: OverridesArg = None,
 ) -> None:
-    """Greedy accuracy per benchmark with pooled and macro averages → eval.json."""
+    """Greedy accuracy per benchmark with pooled and macro averages → eval.json. A benchmark is read from split
+    ``test`` with columns ``problem``, ``answer``, ``images`` unless ``--split`` / ``--*-column`` say otherwise."""
     from visplay.data import load_benchmark
     from visplay.selfplay import evaluate_model, prepare_image
 
@@ -388,7 +390,14 @@ def evaluate(
     )
     records = []
     for name in _benchmark_names(benchmark):
-        items = load_benchmark(name, limit=config.evaluation.limit)
+        items = load_benchmark(
+            name,
+            split=split,
+            limit=config.evaluation.limit,
+            question_column=question_column,
+            answer_column=answer_column,
+            image_column=image_column,
+        )
         records += [{**r, "image": prepare_image(r["image"], config)} for r in items]
     if not records:
         raise DataError(f"{benchmark}: no records to evaluate")
@@ -425,8 +434,11 @@ def bench(
         batch_sizes = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
         raise DataError(f"--sizes: expected comma-separated integers, got {sizes!r}") from None
-    if images < 1 or group_size < 1 or repeats < 1 or not batch_sizes or min(batch_sizes) < 1:
-        raise DataError("--images, --group-size, --repeats and every --sizes value must be >= 1")
+    for option, value in (("--images", images), ("--group-size", group_size), ("--repeats", repeats)):
+        if value < 1:
+            raise DataError(f"{option}: must be >= 1, got {value}")
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise DataError(f"--sizes: every size must be >= 1, got {sizes!r}")
     result = run_benchmark(images=images, group_size=group_size, batch_sizes=batch_sizes, repeats=repeats)
     for line in benchmark_table(result):
         console.print(line, highlight=False, markup=False)
@@ -445,8 +457,8 @@ def demo(
     config = _config(recipe, overrides)
     target = out or Path("runs/visplay") / time.strftime("demo-%Y%m%d-%H%M%S")
     start = time.perf_counter()
-    with _new_path(target), _warnings_as_lines(), console.status("VisPlay demo") as status:
-        rows = run_selfplay(config, target, status=status.update)
+    with _output_dir(target, config) as run, _warnings_as_lines(), console.status("VisPlay demo") as status:
+        rows = run_selfplay(config, run, status=status.update)
     seconds = time.perf_counter() - start
     lines = summary_table(rows)
     last = rows[-1]
@@ -460,9 +472,9 @@ def demo(
         "iterations": config.iterations,
         "rows": rows,
     }
-    atomic_write(target / "summary.json", json.dumps(summary, indent=2, default=str))
-    atomic_write(
-        target / "report.md",
+    run.write_json("summary.json", summary)
+    run.write_text(
+        "report.md",
         f"# VisPlay demo: {config.model} (random init + format warm-up)\n\n"
         "A plumbing check, not a result.\n\n```\n"
         + "\n".join(lines)

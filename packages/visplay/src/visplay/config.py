@@ -16,6 +16,7 @@ from typing import Any
 
 from rlcore.config import check, check_choice
 from rlcore.config import load_config as _load_config
+from visplay.data import BENCHMARKS
 
 __all__ = [
     "BACKENDS",
@@ -33,16 +34,9 @@ __all__ = [
 
 BACKENDS = ("hf", "vllm")
 """How the frozen models are sampled for rewards, questions and labels: in-process transformers or vLLM."""
-BENCHMARK_NAMES = (
-    "mmmu",
-    "mm-vet",
-    "realworldqa",
-    "mathverse",
-    "math-vision",
-    "visnumbench",
-    "hallusionbench",
-)
-"""The paper's seven evaluation benchmarks (spec §5), in Table 1's order of the spec."""
+BENCHMARK_NAMES = tuple(BENCHMARKS)
+"""The paper's seven evaluation benchmarks (:data:`visplay.data.BENCHMARKS`), in the order of spec §5's table;
+``--benchmark all`` and the default ``evaluation.benchmarks``."""
 
 
 def _positive(value: int, key: str) -> None:

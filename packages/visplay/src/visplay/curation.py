@@ -16,7 +16,7 @@ from typing import Any
 from rlcore.selfplay import in_band, pseudo_label
 from visplay.voting import answers_equivalent
 
-__all__ = ["curate", "is_informative"]
+__all__ = ["curate", "is_informative", "is_valid_candidate"]
 
 
 def is_informative(confidence: float, tau_low: float = 0.25, tau_high: float = 0.75) -> bool:
@@ -35,7 +35,10 @@ def _check_band(tau_low: float, tau_high: float) -> None:
         raise ValueError(f"tau_low={tau_low} is above tau_high={tau_high}")
 
 
-def _is_valid(candidate: Mapping[str, Any]) -> bool:
+def is_valid_candidate(candidate: Mapping[str, Any]) -> bool:
+    """Whether a candidate is a question at all: its ``question`` is a non-empty string and its ``valid`` (the
+    Questioner output's parse result, optional) is not ``False``. Only valid candidates are sent to the
+    Reasoner (:func:`visplay.selfplay.label_questions`) and kept by :func:`curate`."""
     question = candidate.get("question")
     return isinstance(question, str) and bool(question) and candidate.get("valid") is not False
 
@@ -49,8 +52,8 @@ def curate(
 ) -> list[dict]:
     """The informative candidates, each a new dict ``{**candidate, "answer": ỹ, "confidence": c}``.
 
-    Every candidate needs ``reasoner_answers`` (its m extracted answers; one without it is a ``ValueError``
-    naming its index). ỹ and c are the vote ``pseudo_label(reasoner_answers, match=answers_equivalent)``'s
+    Every candidate needs ``reasoner_answers``, the list of its m extracted answers (``None``: none); one
+    without it, or with something other than a list there, is a ``ValueError`` naming its index. ỹ and c are the vote ``pseudo_label(reasoner_answers, match=answers_equivalent)``'s
     ``label`` and ``p_hat``. A candidate is kept iff its ``question`` is a non-empty string, its ``valid`` is
     not ``False``, ỹ is not None and :func:`is_informative` holds. Input order is kept, the first ``budget``
     are returned (``None``: all), and the inputs are not mutated. A tau outside [0, 1], τ_low > τ_high or
@@ -62,11 +65,16 @@ def curate(
     for index, candidate in enumerate(candidates):
         if not isinstance(candidate, Mapping) or "reasoner_answers" not in candidate:
             raise ValueError(f"candidate {index} has no 'reasoner_answers'")
+        answers = candidate["reasoner_answers"]
+        if answers is not None and (isinstance(answers, str) or not isinstance(answers, Sequence)):
+            raise ValueError(
+                f"candidate {index}: 'reasoner_answers' must be a list of answers, got {type(answers).__name__}"
+            )
     kept: list[dict] = []
     for candidate in candidates:
         if budget is not None and len(kept) >= budget:
             break
-        if not _is_valid(candidate):
+        if not is_valid_candidate(candidate):
             continue
         vote = pseudo_label(list(candidate["reasoner_answers"] or []), match=answers_equivalent)
         if vote.label is not None and is_informative(vote.p_hat, tau_low, tau_high):

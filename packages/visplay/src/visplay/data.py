@@ -69,6 +69,7 @@ _SHAPES = ("circle", "square", "triangle")
 _TRIPLES = ((3, 4, 5), (5, 12, 13), (6, 8, 10), (8, 15, 17), (7, 24, 25), (9, 12, 15), (12, 16, 20))
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a directory source reads
 _PATH_SUFFIXES = (*_IMAGE_SUFFIXES, ".webp", ".gif", ".bmp", ".tif", ".tiff")  # a cell naming a missing file
+_TABLE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")  # what a local benchmark file can be
 _HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -306,7 +307,7 @@ def _table_rows(source: str, split: str | None) -> tuple[list[dict], str, Path |
         hub = source.removeprefix("hf:")
         return load_records(f"hf:{hub}", split=split), hub.split(":")[0].rsplit("/", 1)[-1], None
     if not path.exists():
-        raise DataFileNotFound(f"image source not found: {path}")
+        raise DataFileNotFound(f"{source}: image source not found")
     return load_records(path), path.stem, path.parent
 
 
@@ -417,7 +418,8 @@ def load_benchmark(
     says so), ``"sample"`` (the bundled eval split; subset = the image kind) or a local jsonl/parquet/csv file
     (subset = its stem). Rows without exactly one image are skipped. The column names can be overridden.
     An unknown name, a missing column or an undecodable image (naming its id) is a
-    :class:`rlcore.data.DataError`; ``limit < 0`` is a ``ValueError``.
+    :class:`rlcore.data.DataError`, and a name that looks like a file path (a ``/`` or a table suffix) but
+    names no file a :class:`rlcore.data.DataFileNotFound`; ``limit < 0`` is a ``ValueError``.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
@@ -443,9 +445,11 @@ def load_benchmark(
     elif Path(name).expanduser().is_file():
         path = Path(name).expanduser()
         rows, subset, base_dir = load_records(path), path.stem, path.parent
+    elif "/" in name or Path(name).suffix.lower() in _TABLE_SUFFIXES:
+        raise DataFileNotFound(f"{name}: benchmark file not found")
     else:
         known = ", ".join([*BENCHMARKS, "sample"])
-        raise DataError(f"unknown benchmark {name!r}; known: {known}, or a local jsonl/parquet/csv file")
+        raise DataError(f"{name}: unknown benchmark; known: {known}, or a local jsonl/parquet/csv file")
     for column in (question_column, answer_column, image_column):
         if rows and column not in rows[0]:
             raise DataError(f"{name}: no column {column!r} (columns: {', '.join(map(str, rows[0]))})")

@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from rlcore.answers import extract_boxed
+from rlcore.config import check_choice
 from rlcore.rewards import completion_text, rank_and_world
 from rlcore.rollout import Generator, SamplingParams, make_generator
 from rlcore.selfplay import pseudo_label, question_reward, repetition_penalties
+from visplay.config import RewardConfig
 from visplay.prompts import QUESTION_FORMATS, REASONER_STYLES, parse_question, reasoner_messages
 from visplay.voting import answers_equivalent
 
@@ -40,6 +43,7 @@ __all__ = [
     "questioner_reward",
     "questioner_score",
     "reasoner_reward",
+    "reasoner_sampling",
 ]
 
 REWARD_MODES = ("paper", "code")
@@ -48,18 +52,17 @@ REWARD_MODES = ("paper", "code")
 DIVERSITY_SCOPES = ("image", "batch")
 """``"image"``: cluster the questions of each image (paper); ``"batch"``: the whole call (reference code)."""
 
-DEFAULT_REASONER_SAMPLING: Mapping[str, Any] = {
-    "max_new_tokens": 4096,
-    "temperature": 1.0,
-    "top_p": 1.0,
-    "top_k": 40,
-}
-"""How the frozen Reasoner samples its m answers per question (the ``reward.reasoner_*`` defaults)."""
+_SAMPLING_FIELDS = ("max_new_tokens", "temperature", "top_p", "top_k")
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+def reasoner_sampling(reward: RewardConfig) -> dict[str, Any]:
+    """How the frozen Reasoner samples its m answers per question, for the Questioner reward and for curation:
+    the ``reward.reasoner_*`` fields as :class:`rlcore.rollout.SamplingParams` keywords."""
+    return {name: getattr(reward, f"reasoner_{name}") for name in _SAMPLING_FIELDS}
+
+
+DEFAULT_REASONER_SAMPLING: Mapping[str, Any] = MappingProxyType(reasoner_sampling(RewardConfig()))
+"""The Reasoner sampling of a :class:`QuestionerReward` built without ``sampling`` (spec §3's defaults)."""
 
 
 def questioner_score(confidence: float | None, penalty: float, valid: bool, *, mode: str = "paper") -> float:
@@ -133,10 +136,10 @@ class QuestionerReward:
         reasoner: Generator | str | None = None,
         sampling: Mapping[str, Any] | None = None,
     ) -> None:
-        _check_choice("mode", mode, REWARD_MODES)
-        _check_choice("diversity_scope", diversity_scope, DIVERSITY_SCOPES)
-        _check_choice("question_format", question_format, QUESTION_FORMATS)
-        _check_choice("reasoner_prompt", reasoner_prompt, REASONER_STYLES)
+        check_choice(mode, "mode", REWARD_MODES)
+        check_choice(diversity_scope, "diversity_scope", DIVERSITY_SCOPES)
+        check_choice(question_format, "question_format", QUESTION_FORMATS)
+        check_choice(reasoner_prompt, "reasoner_prompt", REASONER_STYLES)
         if not diversity_weight >= 0:  # also rejects NaN
             raise ValueError(f"diversity_weight must be >= 0, got {diversity_weight!r}")
         if not 0 < bleu_threshold <= 1:
@@ -174,12 +177,7 @@ class QuestionerReward:
             num_reasoner_samples=reward.num_reasoner_samples,
             reasoner_prompt=reward.reasoner_prompt,
             reasoner=reasoner,
-            sampling={
-                "max_new_tokens": reward.reasoner_max_new_tokens,
-                "temperature": reward.reasoner_temperature,
-                "top_p": reward.reasoner_top_p,
-                "top_k": reward.reasoner_top_k,
-            },
+            sampling=reasoner_sampling(reward),
         )
 
     def _reasoner_generator(self) -> Generator:
@@ -316,7 +314,7 @@ class ReasonerReward:
     """
 
     def __init__(self, mode: str = "paper") -> None:
-        _check_choice("mode", mode, REWARD_MODES)
+        check_choice(mode, "mode", REWARD_MODES)
         self.__name__ = "reasoner_reward"
         self.mode = mode
 

@@ -42,7 +42,9 @@ from rlcore.rollout import SamplingParams
 from rlcore.runs import RunDir, atomic_write
 from rlcore.selfplay import pseudo_label
 from visplay.config import VisPlayConfig
+from visplay.curation import is_valid_candidate
 from visplay.prompts import parse_question, questioner_messages, reasoner_messages
+from visplay.rewards import reasoner_sampling
 from visplay.voting import answers_equivalent
 
 __all__ = [
@@ -51,7 +53,6 @@ __all__ = [
     "format_warmup",
     "frozen_generator",
     "generate_questions",
-    "is_valid_candidate",
     "label_questions",
     "prepare_image",
     "run_selfplay",
@@ -133,18 +134,6 @@ def save_image_copy(run: RunDir, image_id: Any, image: Any) -> str:
     return relpath
 
 
-def _sampling(config: VisPlayConfig, seed: int) -> dict:
-    """The frozen Reasoner's sampling (``reward.reasoner_*``) as :func:`label_questions` keywords."""
-    r = config.reward
-    return {
-        "max_new_tokens": r.reasoner_max_new_tokens,
-        "temperature": r.reasoner_temperature,
-        "top_p": r.reasoner_top_p,
-        "top_k": r.reasoner_top_k,
-        "seed": seed,
-    }
-
-
 # -- stage 2: questions and silver labels --------------------------------------------------------------
 
 
@@ -198,12 +187,6 @@ def generate_questions(
     return records
 
 
-def is_valid_candidate(candidate: dict) -> bool:
-    """As :func:`visplay.curation.curate`: a non-empty question whose ``valid`` is not False."""
-    question = candidate.get("question")
-    return isinstance(question, str) and bool(question.strip()) and candidate.get("valid") is not False
-
-
 def label_questions(
     model: Any,
     candidates: Sequence[dict],
@@ -219,6 +202,7 @@ def label_questions(
 ) -> list[dict]:
     """The frozen Reasoner answers each valid candidate m times; the majority answer is its silver label.
 
+    A candidate is valid as in :func:`visplay.curation.curate` (:func:`visplay.curation.is_valid_candidate`).
     Each valid candidate gets ``reasoner_answers``: the m last-``\\boxed{}`` contents (``None`` where a sample
     has no box or an empty one); an invalid one gets ``[]`` and is never sent. Every record gets ``answer`` =
     ỹ and ``confidence`` = c of ``pseudo_label(reasoner_answers, match=answers_equivalent)`` (missing answers
@@ -467,17 +451,21 @@ def _warmup_question(item: dict, config: VisPlayConfig) -> str:
 # -- the loop ----------------------------------------------------------------------------------------
 
 
-def _last_metric(folder: Path, key: str) -> float | None:
-    """The last logged value of ``key`` in a stage's ``metrics.jsonl`` (None if never logged)."""
+def _metric_values(folder: Path, key: str) -> list[float]:
+    """Every logged value of ``key`` in a stage's ``metrics.jsonl``, in order ([] if never logged)."""
     rows = RunDir.resume(folder, package=PACKAGE).read_jsonl("metrics.jsonl") if folder.is_dir() else []
-    values = [row[key] for row in rows if isinstance(row.get(key), int | float)]
-    return float(values[-1]) if values else None
+    return [float(row[key]) for row in rows if isinstance(row.get(key), int | float)]
+
+
+def _last_metric(folder: Path, key: str) -> float | None:
+    """The last logged value of ``key`` (None if never logged)."""
+    values = _metric_values(folder, key)
+    return values[-1] if values else None
 
 
 def _mean_metric(folder: Path, key: str) -> float | None:
-    """The mean of every logged value of ``key`` in a stage's ``metrics.jsonl`` (None if never logged)."""
-    rows = RunDir.resume(folder, package=PACKAGE).read_jsonl("metrics.jsonl") if folder.is_dir() else []
-    values = [float(row[key]) for row in rows if isinstance(row.get(key), int | float)]
+    """The mean of every logged value of ``key`` (None if never logged)."""
+    values = _metric_values(folder, key)
     return sum(values) / len(values) if values else None
 
 
@@ -616,7 +604,8 @@ def _label_stage(
         m=config.curation.num_reasoner_samples,
         style=config.reward.reasoner_prompt,
         batch_size=config.generation_batch_size,
-        **_sampling(config, seed),
+        seed=seed,
+        **reasoner_sampling(config.reward),
     )
     run.write_jsonl(folder / "labelled.jsonl", _relative(run, labelled))
 

@@ -29,19 +29,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
-def _fill(messages, images):
-    it = iter(images)
-    return [
-        {
-            **m,
-            "content": [
-                {"type": "image", "image": next(it)} if b["type"] == "image" else b for b in m["content"]
-            ],
-        }
-        for m in messages
-    ]
-
-
 def measure_passes(*, prompts: int = 8, group: int = 4, tokens: int = 48, repeat: int = 3) -> dict:
     """Median ``t_first``, ``t_second`` and ``t_naive`` over ``repeat`` runs (after one warm-up)."""
     import torch
@@ -49,7 +36,7 @@ def measure_passes(*, prompts: int = 8, group: int = 4, tokens: int = 48, repeat
     from rlcore.models import load_model
     from rlcore.rollout import HFGenerator, SamplingParams
     from vision_sr1.data import bundled_records
-    from vision_sr1.prompts import first_pass_messages
+    from vision_sr1.prompts import fill_images, first_pass_messages
     from vision_sr1.selfreward import self_reward_pass
 
     torch.manual_seed(0)
@@ -60,7 +47,7 @@ def measure_passes(*, prompts: int = 8, group: int = 4, tokens: int = 48, repeat
     params = SamplingParams(max_new_tokens=tokens, temperature=1.0, seed=0)
     records = bundled_records("train")[:prompts]
     batch = [
-        _fill(first_pass_messages(r["problem"], len(r["images"])), r["images"])
+        fill_images(first_pass_messages(r["problem"], len(r["images"])), r["images"])
         for r in records
         for _ in range(group)
     ]

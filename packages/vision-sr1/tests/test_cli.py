@@ -4,6 +4,7 @@ exit code 2, nothing written; eval on 4 items; the demo in under 120 s."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 
@@ -120,6 +121,15 @@ def files(tmp_path):
         (["eval", "--model", "tiny:qwen2.5-vl", "--suite", "tiny", "--out", "{out}"], ["--suite"]),
         (["eval", "--model", "tiny:qwen2.5-vl", "--out", "{out}"], ["--data"]),
         (["make-data", "--out", "{out}", "--image-size", "16"], ["image_size"]),
+        # data files and recipes are checked before any model loads: the data error wins over the model's
+        (["train", "--model", "/no/such/model", "--data", "{nocol}", "--out", "{out}"], ["nocol.jsonl"]),
+        (["sft", "--model", "/no/such/model", "--data", "{missing}", "--out", "{out}"], ["nope.jsonl"]),
+        (["eval", "--model", "/no/such/model", "--data", "{bad}", "--out", "{out}"], ["bad.jsonl"]),
+        (
+            ["eval", "--model", "/no/such/model", "--data", "shapes", "--limit", "0", "--out", "{out}"],
+            ["eval.limit"],
+        ),
+        (["train", "--model", "/no/such/model", "--recipe", "{recipe}", "--out", "{out}"], ["bogus.yaml"]),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, files, args, needles):
@@ -135,6 +145,37 @@ def test_existing_run_directory_with_another_config_is_refused(tmp_path):
     (out / "config.yaml").write_text("seed: 99\n")
     line = cli_error_line(runner.invoke(app, ["train", "--data", "shapes", "--out", str(out)]))
     assert "config.yaml" in line and "different config" in line
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_killed_train_run_resumes_from_its_last_checkpoint(tmp_path):
+    """Rerunning the same command on the run directory of a killed run continues from its last checkpoint
+    (rlcore.runs: same config accepted; TRL resumes optimizer, scheduler and step)."""
+    out = tmp_path / "run"
+    args = ["train", "--data", "shapes", "--out", str(out), "data.limit=4", "rl.max_steps=2", "rl.save_every=1",
+            "rl.max_response_length=8", "rl.min_pixels=3136", "rl.max_pixels=3136"]  # fmt: skip
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    checkpoints = out / "checkpoints"
+    assert (checkpoints / "checkpoint-1").is_dir() and (checkpoints / "checkpoint-2").is_dir()
+    assert [r["step"] for r in _jsonl(out / "metrics.jsonl") if "loss" in r] == [1, 2]
+    assert len(_jsonl(out / "samples.jsonl")) == 16
+    # the run is killed after step 1's checkpoint: no step-2 checkpoint and no report yet
+    shutil.rmtree(checkpoints / "checkpoint-2")
+    (out / "report.md").unlink()
+    logged = len(_jsonl(out / "metrics.jsonl"))
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    resumed = _jsonl(out / "metrics.jsonl")[logged:]
+    assert [r["step"] for r in resumed if "loss" in r] == [2]  # only the missing step ran
+    assert len(_jsonl(out / "samples.jsonl")) == 16 + 8
+    assert (checkpoints / "checkpoint-2").is_dir()
+    report = (out / "report.md").read_text()
+    assert "\n| 1 | " in report and "\n| 2 | " in report  # the whole run, not just the resumed part
 
 
 @pytest.mark.slow
@@ -157,6 +198,7 @@ def test_eval_on_four_items(tmp_path):
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     summary = json.loads((out / "summary.json").read_text())
     assert len(items) == 4 and summary["n"] == 4 and summary["model"] == "tiny:qwen2.5-vl"
+    assert (out / "config.yaml").exists() and "| accuracy | format |" in (out / "report.md").read_text()
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ def test_cold_start_eval_data_and_top_level_defaults():
     assert (s.learning_rate, s.epochs, s.lr_scheduler, s.warmup_ratio) == (1e-5, 3.0, "cosine", 0.1)
     assert (s.per_device_batch_size, s.gradient_accumulation_steps, s.max_length) == (8, 2, 4092)
     assert s.freeze_vision_tower is True and s.image_max_pixels == 262144
-    assert s.variants == ("see_think", "cot", "text")
+    assert s.variants == ("see_think", "cot", "text") and s.save_every == 500
     e = EvalConfig()
     assert (e.prompt_style, e.temperature, e.max_new_tokens) == ("see_think", 0.0, 2048)
     assert (e.perception_model, e.judge, e.judge_rule) == (None, None, "strict")
@@ -114,6 +114,7 @@ def test_multi_reward_with_format_channel_is_valid():
         (EvalConfig, {"judge": "http://localhost:8000"}, "eval.judge"),
         (ColdStartConfig, {"variants": ("see_think", "poem")}, "sft.variants"),
         (ColdStartConfig, {"warmup_ratio": 1.5}, "sft.warmup_ratio"),
+        (ColdStartConfig, {"save_every": -1}, "sft.save_every"),
         (DataConfig, {"limit": 0}, "data.limit"),
     ],
 )

@@ -10,6 +10,7 @@ from vision_sr1.prompts import (
     SEE_THINK_INSTRUCTION,
     build_reprompt,
     clean_question,
+    fill_images,
     first_pass_messages,
     reprompt_messages,
 )
@@ -89,3 +90,18 @@ def test_reprompt_messages_is_one_plain_user_turn():
     assert reprompt_messages("d", "q <image>") == [
         {"role": "user", "content": "Text description: d\nQuestion: q\n" + REPROMPT_INSTRUCTION}
     ]
+
+
+def test_fill_images_puts_the_images_into_the_placeholders_in_order():
+    messages = first_pass_messages("Which is larger?", 2)
+    filled = fill_images(messages, ["left.png", "right.png"])
+    assert [b for b in filled[0]["content"] if b["type"] == "image"] == [
+        {"type": "image", "image": "left.png"},
+        {"type": "image", "image": "right.png"},
+    ]
+    assert filled[0]["content"][0] == messages[0]["content"][0] and filled[0]["content"][-1]["type"] == "text"
+    assert messages[0]["content"][1] == {"type": "image"}  # the input is not modified
+    assert fill_images(first_pass_messages("Q", 0), []) == first_pass_messages("Q", 0)
+    assert fill_images(reprompt_messages("d", "q"), []) == reprompt_messages("d", "q")
+    with pytest.raises(ValueError, match="2 image placeholder"):
+        fill_images(messages, ["only-one.png"])

@@ -53,6 +53,77 @@ def test_clipping_worked_examples_and_single_channel_is_trl():
     assert torch.allclose(channel_clipped_loss(r, a, clip_low=0.2, clip_high=0.3, dual_clip=3.0), trl)
 
 
+@pytest.mark.slow  # builds the TRL subclass (imports trl)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_multi_reward_trainer_loss_equals_the_pure_definition(mode):
+    """The trainer's multi-reward loss, token by token against ``multi_reward_token_loss`` (same ratio for every
+    channel, summed), plus β·k3 KL added once and clamped to [−10, 10], with TRL's dapo normalisation: the sum
+    over completion tokens divided by the generation batch's token count, rescaled to one accumulation window."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from vision_sr1.training import VisionSR1GRPOTrainer
+
+    generator = torch.Generator().manual_seed(0)
+    B, T = 3, 5
+    logps = -1.0 + 0.3 * torch.randn(B, T, generator=generator, dtype=torch.float64)
+    old = logps + torch.tensor(
+        [[0.0, 0.4, -0.5, 1.6, -0.05]] * B, dtype=torch.float64
+    )  # r = 1, 1.5, 0.6, 5, ..
+    ref = logps + torch.tensor([[0.0, 3.0, -1.0, 0.5, 2.0]] * B, dtype=torch.float64)  # k3(3.0) = 16.1 > 10
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 1, 1, 0]])
+    advantages = torch.tensor([[0.8, -1.2], [-0.4, 0.0], [1.5, 0.7]], dtype=torch.float64)
+    trainer = SimpleNamespace(
+        _get_per_token_logps_and_entropies=lambda *a, **k: (
+            logps.clone().requires_grad_(),
+            torch.ones(B, T),
+            None,
+        ),
+        epsilon_low=0.2,
+        epsilon_high=0.3,
+        args=SimpleNamespace(delta=3.0, steps_per_generation=4),
+        use_vllm=False,
+        vllm_importance_sampling_correction=False,
+        model=SimpleNamespace(training=mode == "train"),
+        beta=0.01,
+        kl_clamp=KL_CLAMP,
+        accelerator=SimpleNamespace(num_processes=2, reduce=lambda t, reduction: t),
+        current_gradient_accumulation_steps=2,
+        _metrics=defaultdict(lambda: defaultdict(list)),
+    )
+    inputs = {
+        "prompt_ids": torch.zeros(B, 2, dtype=torch.long),
+        "prompt_mask": torch.ones(B, 2, dtype=torch.long),
+        "completion_ids": torch.zeros(B, T, dtype=torch.long),
+        "completion_mask": mask,
+        "old_per_token_logps": old,
+        "ref_per_token_logps": ref,
+        "channel_advantages": advantages,
+        "num_items_in_batch": torch.tensor(40.0),
+    }
+    loss = VisionSR1GRPOTrainer._multi_reward_loss(trainer, None, inputs)
+
+    total = 0.0
+    for b in range(B):
+        for t in range(T):
+            if not mask[b, t]:
+                continue
+            log_ratio = (logps[b, t] - old[b, t]).item()
+            d = (ref[b, t] - logps[b, t]).item()
+            kl = min(math.exp(d) - d - 1, 10.0)
+            total += multi_reward_token_loss(log_ratio, advantages[b].tolist()) + 0.01 * kl
+    # dapo: num_items_in_batch / num_processes, times accumulation steps / steps_per_generation in training
+    normalizer = 40.0 / 2 * (2 / 4 if mode == "train" else 1.0)
+    assert loss.item() == pytest.approx(total / normalizer, abs=1e-9)
+    loss.backward()  # differentiable through the log-probs
+    metrics = trainer._metrics[mode]
+    kl_mean = (
+        sum(min(math.exp(d) - d - 1, 10.0) for d in (ref - logps)[mask.bool()].tolist()) / mask.sum().item()
+    )
+    assert metrics["kl"] == [pytest.approx(kl_mean, abs=1e-9)]
+    assert metrics["entropy"] == [pytest.approx(1.0)] and len(metrics["clip_ratio/region_mean"]) == 1
+
+
 def test_k3_kl_and_its_clamp():
     logp = torch.tensor([-1.0, -20.0, -0.5])
     ref = torch.tensor([-1.0, -0.1, -2.0])
@@ -257,6 +328,28 @@ def test_one_sft_step_freezes_the_vision_tower(tmp_path, tiny_vlm):
     assert all(n in changed for n in before if "visual" not in n and "lm_head" not in n)
     assert result.global_step == 1 and math.isfinite(result.metrics[0]["loss"])
     assert (tmp_path / "final" / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_killed_sft_run_resumes_from_its_last_checkpoint(tmp_path):
+    from vision_sr1.data import bundled_records
+    from vision_sr1.training import sft
+
+    base = ["sft.learning_rate=0.01", "sft.per_device_batch_size=3", "sft.gradient_accumulation_steps=1",
+            "sft.warmup_ratio=0", "sft.max_length=1024", "sft.image_max_pixels=3136", "sft.save_every=1"]  # fmt: skip
+    records = bundled_records("cold_start")[:6]
+    out = tmp_path / "final"
+    first = sft(
+        load_config(None, [*base, "sft.max_steps=1"]), records, model="tiny:qwen2.5-vl", output_dir=out
+    )
+    assert first.global_step == 1 and (out / "checkpoint-1").is_dir()
+    # the longer run is "killed" after step 1: rerunning on the same folder continues from checkpoint-1
+    second = sft(
+        load_config(None, [*base, "sft.max_steps=2"]), records, model="tiny:qwen2.5-vl", output_dir=out
+    )
+    assert second.global_step == 2
+    assert [r["step"] for r in second.metrics if "loss" in r] == [2]  # step 1 was not trained again
+    assert (out / "checkpoint-2").is_dir() and not (out / "checkpoint-1").exists()  # only the latest is kept
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@ same policy then answers again from its own description alone, without the image
 is a self-reward for perception, added to the answer and format rewards during GRPO (single summed reward, or
 the v2 multi-reward scheme with separately normalised advantages).
 
-first access so that importing the package does not import TRL."""
+Every module's public names are re-exported here, except `VisionSR1GRPOTrainer` (a `trl.GRPOTrainer` subclass),
+which `vision_sr1.training` builds on first access so that importing the package does not import TRL."""
 
 from vision_sr1.config import (
     CHANNELS,
@@ -70,6 +71,7 @@ from vision_sr1.prompts import (
     SEE_THINK_INSTRUCTION,
     build_reprompt,
     clean_question,
+    fill_images,
     first_pass_messages,
     instruction_for,
     reprompt_messages,
@@ -91,9 +93,11 @@ from vision_sr1.selfreward import (
     extract_description,
     first_question,
     fit_reprompt,
+    prompt_token_ids,
     self_reward_pass,
 )
 from vision_sr1.training import (
+    KL_CLAMP,
     build_grpo_config,
     channel_clipped_loss,
     fit_pixels,
@@ -118,6 +122,7 @@ __all__ = [
     "JUDGE_PROMPT",
     "JUDGE_RULES",
     "KINDS",
+    "KL_CLAMP",
     "METHODS",
     "MISSING_DESCRIPTION_MODES",
     "PAPER_AVERAGE",
@@ -156,6 +161,7 @@ __all__ = [
     "evaluate",
     "evaluate_generators",
     "extract_description",
+    "fill_images",
     "first_pass_messages",
     "first_question",
     "fit_pixels",
@@ -180,6 +186,7 @@ __all__ = [
     "multi_reward_token_loss",
     "normalize_tags",
     "paper_average",
+    "prompt_token_ids",
     "render_scene",
     "reprompt_messages",
     "self_reward_pass",

@@ -204,7 +204,10 @@ def train(
 
 
 def _write_train_report(run: Any, config: VisionSR1Config, result: Any) -> None:
-    steps = [r for r in result.metrics if "loss" in r]
+    """``report.md``: one row per optimizer step of the whole run, read back from ``metrics.jsonl`` (so a resumed
+    run reports the steps before its restart too; a step logged twice keeps its latest row)."""
+    by_step = {r["step"]: r for r in run.read_jsonl("metrics.jsonl") if "loss" in r}
+    steps = [by_step[step] for step in sorted(by_step)]
     lines = [
         f"# Vision-SR1 GRPO ({config.rl.method}, {config.rl.policy_loss})",
         "",
@@ -286,8 +289,22 @@ def eval_cmd(
         items, summary = evaluate(model, records, cfg=config.eval)
         run.write_jsonl("items.jsonl", items)
         run.write_json("summary.json", {"model": model, "data": data, **summary})
+        run.write_report(_eval_report(model, data, config, summary))
     console.print(_summary_table({model: summary}))
     console.print(f"run dir: {run.path}")
+
+
+def _eval_report(model: str, data: str, config: VisionSR1Config, summary: dict) -> str:
+    reader = config.eval.perception_model or "the evaluated model"
+    cells = [
+        summary.get(k) for k in ("accuracy", "format_rate", "perception_accuracy", "language_shortcut_rate")
+    ]
+    return (
+        f"# Vision-SR1 evaluation of `{model}` on `{data}`\n\n"
+        f"{summary['n']} items, `{config.eval.prompt_style}` prompt, greedy; second pass read by {reader}.\n\n"
+        "| accuracy | format | perception_acc | LSR |\n|---|---|---|---|\n"
+        "| " + " | ".join(_fmt(c) for c in cells) + " |\n"
+    )
 
 
 def _summary_table(rows: dict[str, dict]) -> Table:

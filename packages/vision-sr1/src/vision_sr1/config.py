@@ -106,6 +106,9 @@ class ColdStartConfig:
     """Code recipe: images resized to at most 512x512 pixels."""
     variants: tuple[str, ...] = ("see_think", "cot", "text")
     """Paper: three responses per pair (see-think, CoT-only, text-only from the description)."""
+    save_every: int = 500
+    """Optimizer steps between resumable checkpoints (only the latest is kept, in ``checkpoints/final/``); a
+    killed run resumes from it. 0: none. Ours (500 = the transformers ``save_steps`` default)."""
     gradient_checkpointing: bool = False
     """Memory saver for paper-scale runs (off on CPU)."""
     bf16: bool | None = None
@@ -123,6 +126,7 @@ class ColdStartConfig:
         check(bool(self.variants), "sft.variants", "must name at least one variant")
         for variant in self.variants:
             check_choice(variant, "sft.variants", ("see_think", "cot", "text"))
+        check(self.save_every >= 0, "sft.save_every", f"must be >= 0, got {self.save_every}")
 
 
 @dataclass

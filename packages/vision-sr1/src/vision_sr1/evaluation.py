@@ -139,20 +139,10 @@ def judge_messages(question: str, reference: str, candidate: str) -> list[dict]:
 
 
 def _filled_first_pass(record: dict, style: str) -> list[dict]:
-    from vision_sr1.prompts import first_pass_messages
+    from vision_sr1.prompts import fill_images, first_pass_messages
 
     images = list(record.get("images") or [])
-    messages = first_pass_messages(record["problem"], len(images), style=style)
-    it = iter(images)
-    return [
-        {
-            **m,
-            "content": [
-                {"type": "image", "image": next(it)} if b["type"] == "image" else b for b in m["content"]
-            ],
-        }
-        for m in messages
-    ]
+    return fill_images(first_pass_messages(record["problem"], len(images), style=style), images)
 
 
 def evaluate_generators(

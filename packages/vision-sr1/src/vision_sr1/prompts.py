@@ -21,6 +21,7 @@ __all__ = [
     "SEE_THINK_INSTRUCTION",
     "build_reprompt",
     "clean_question",
+    "fill_images",
     "first_pass_messages",
     "instruction_for",
     "reprompt_messages",
@@ -78,6 +79,33 @@ def first_pass_messages(problem: str, num_images: int = 1, *, style: str = "see_
     blocks.extend({"type": "image"} for _ in range(num_images))
     blocks.append({"type": "text", "text": instruction})
     return [{"role": "user", "content": blocks}]
+
+
+def fill_images(messages: list[dict], images: list) -> list[dict]:
+    """A copy of ``messages`` whose ``{"type": "image"}`` placeholders carry ``images`` in order
+    (``{"type": "image", "image": images[k]}``), as an ``rlcore.rollout`` Generator needs them; TRL fills the
+    placeholders of training rows itself. ValueError when the counts differ."""
+    placeholders = sum(
+        1
+        for m in messages
+        if isinstance(m.get("content"), list)
+        for b in m["content"]
+        if b.get("type") == "image"
+    )
+    if placeholders != len(images):
+        raise ValueError(f"{placeholders} image placeholder(s) but {len(images)} image(s)")
+    it = iter(images)
+    return [
+        {
+            **m,
+            "content": [
+                {"type": "image", "image": next(it)} if b.get("type") == "image" else b for b in m["content"]
+            ],
+        }
+        if isinstance(m.get("content"), list)
+        else dict(m)
+        for m in messages
+    ]
 
 
 def build_reprompt(description: str, question: str) -> str:

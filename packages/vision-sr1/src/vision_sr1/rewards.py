@@ -22,6 +22,7 @@ from typing import Any
 
 from rlcore.answers import answers_match, extract_boxed
 from rlcore.rewards import completion_text
+from vision_sr1.config import CHANNELS, METHODS, POLICY_LOSSES, RLConfig
 
 __all__ = [
     "accuracy_reward",
@@ -151,18 +152,14 @@ def visual_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: 
     ]
 
 
-_CHANNELS: dict[str, Callable[..., list[float | None]]] = {
-    "accuracy": accuracy_reward,
-    "format": format_reward,
-    "visual": visual_reward,
-}
-"""Multi-reward channel names and their reward functions, in the canonical order accuracy, format, visual."""
-
-_METHODS = ("vision_sr1", "see_think", "vision_r1")
-_POLICY_LOSSES = ("single_reward", "multi_reward")
+_CHANNELS: dict[str, Callable[..., list[float | None]]] = dict(
+    zip(CHANNELS, (accuracy_reward, format_reward, visual_reward), strict=True)
+)
+"""Multi-reward channel names (``vision_sr1.config.CHANNELS``) and their reward functions, in the canonical
+order accuracy, format, visual."""
 
 
-def make_reward_funcs(cfg: Any) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
+def make_reward_funcs(cfg: RLConfig) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
     """The reward functions and TRL ``reward_weights`` of an RL config, ordered accuracy, format, visual.
 
     ``cfg`` needs ``method``, ``policy_loss``, ``accuracy_weight``, ``format_weight``, ``visual_weight`` and
@@ -174,10 +171,10 @@ def make_reward_funcs(cfg: Any) -> tuple[list[Callable[..., list[float | None]]]
       (``accuracy`` / ``format`` / ``visual``) with its weight.
     """
     method, policy_loss = cfg.method, cfg.policy_loss
-    if method not in _METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(_METHODS)}")
-    if policy_loss not in _POLICY_LOSSES:
-        raise ValueError(f"unknown policy_loss {policy_loss!r}; expected one of {', '.join(_POLICY_LOSSES)}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if policy_loss not in POLICY_LOSSES:
+        raise ValueError(f"unknown policy_loss {policy_loss!r}; expected one of {', '.join(POLICY_LOSSES)}")
     if policy_loss == "multi_reward":
         if method != "vision_sr1":
             raise ValueError(f"policy_loss 'multi_reward' needs method 'vision_sr1', got {method!r}")

@@ -29,6 +29,7 @@ __all__ = [
     "extract_description",
     "first_question",
     "fit_reprompt",
+    "prompt_token_ids",
     "self_reward_pass",
 ]
 

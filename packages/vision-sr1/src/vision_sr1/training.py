@@ -30,6 +30,7 @@ from typing import Any
 from vision_sr1.config import RLConfig, VisionSR1Config
 
 __all__ = [
+    "KL_CLAMP",
     "VisionSR1GRPOTrainer",  # noqa: F822 (built on first access, see __getattr__)
     "build_grpo_config",
     "channel_clipped_loss",
@@ -446,6 +447,7 @@ def _prompt_fits(processor: Any, row: dict, max_tokens: int) -> bool:
     from trl.data_utils import apply_chat_template
 
     from rlcore.models import tokenizer_of
+    from vision_sr1.prompts import fill_images
     from vision_sr1.selfreward import prompt_token_ids
 
     text = apply_chat_template({"prompt": row["prompt"]}, processor)["prompt"]
@@ -459,16 +461,7 @@ def _prompt_fits(processor: Any, row: dict, max_tokens: int) -> bool:
         bound = max_tokens + 1  # unknown processor: count exactly
     if bound <= max_tokens:
         return True
-    it = iter(row["images"])
-    prompt = [
-        {
-            **m,
-            "content": [
-                {"type": "image", "image": next(it)} if b["type"] == "image" else b for b in m["content"]
-            ],
-        }
-        for m in row["prompt"]
-    ]
+    prompt = fill_images(row["prompt"], row["images"])
     return len(prompt_token_ids(processor, [prompt])[0]) <= max_tokens
 
 
@@ -586,7 +579,10 @@ def sft(
     """Cold-start SFT of ``cfg.sft`` on conversational records (``messages`` + ``images``: the rows of
     :func:`vision_sr1.data.make_cold_start_records` or :func:`vision_sr1.data.load_sft_records`), vision tower
     and projector frozen, loss on assistant tokens. Saves model and processor to ``output_dir`` (default
-    ``run/checkpoints/final``) and returns rlcore's TrainResult."""
+    ``run/checkpoints/final``) and returns rlcore's TrainResult. Every ``sft.save_every`` steps a checkpoint is
+    kept in ``output_dir`` (the latest only), and a rerun on the same ``output_dir`` resumes from it."""
+    from transformers.trainer_utils import get_last_checkpoint
+
     from rlcore.models import load_model
     from rlcore.train import RunDirLogger, run_sft, sft_config
 
@@ -601,7 +597,12 @@ def sft(
     )
     if output_dir is None:
         output_dir = run.file("checkpoints/final") if run is not None else Path("runs/vision-sr1/sft")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"save_strategy": "no"}
+    if s.save_every > 0:
+        extra |= {"save_strategy": "steps", "save_steps": s.save_every, "save_total_limit": 1}
+    last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    if last is not None:  # a killed run: continue from its latest checkpoint
+        extra["resume_from_checkpoint"] = last
     if s.bf16 is not None:
         extra["bf16"] = s.bf16
     if s.gradient_checkpointing:
@@ -617,7 +618,6 @@ def sft(
         gradient_accumulation_steps=s.gradient_accumulation_steps,
         max_length=s.max_length,
         logging_steps=1,
-        save_strategy="no",
         seed=cfg.seed,
         **{**extra, **(sft_overrides or {})},
     )

@@ -4,6 +4,7 @@ protocol with scripted generators, and a 4-item run on the tiny VLM."""
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from rlcore.rollout import Sample
 from vision_sr1.config import EvalConfig
@@ -100,10 +101,30 @@ def _content(prompt):
 
 
 RECORDS = [
-    {"id": "a", "problem": "How many red circles?<image>", "answer": "2", "images": ["img-a"]},
-    {"id": "b", "problem": "How many squares?", "answer": "3", "images": ["img-b"]},
+    {
+        "id": "a",
+        "problem": "How many red circles?<image>",
+        "answer": "2",
+        "images": [Image.new("RGB", (56, 56))],
+    },
+    {"id": "b", "problem": "How many squares?", "answer": "3", "images": [Image.new("L", (600, 300))]},
     {"id": "c", "problem": "What is 1+1?", "answer": "2", "images": []},
 ]
+
+
+def test_first_pass_images_are_rgb_within_the_pixel_bounds():
+    policy = Scripted(lambda p: "\\boxed{2}")
+    evaluate_generators(policy, RECORDS, cfg=EvalConfig(min_pixels=6272, max_pixels=20_000))
+    sizes = [
+        (b["image"].mode, b["image"].size)
+        for prompt in policy.prompts
+        for b in prompt[-1]["content"]
+        if b["type"] == "image"
+    ]
+    (small_mode, small), (big_mode, big) = sizes
+    assert small_mode == big_mode == "RGB"
+    assert 6272 <= small[0] * small[1] <= 20_000 and small[0] == small[1]  # 56x56 upscaled, square kept
+    assert 6272 <= big[0] * big[1] <= 20_000 and abs(big[0] / big[1] - 2) < 0.05  # 600x300 downscaled
 
 
 def test_protocol_with_scripted_generators():
@@ -121,7 +142,8 @@ def test_protocol_with_scripted_generators():
     assert [i["description"] for i in items] == ["two red circles", None, "sum"]
     # the image placeholders were filled in order, text-only records got none
     first = policy.prompts[0][0]["content"]
-    assert [b for b in first if b["type"] == "image"] == [{"type": "image", "image": "img-a"}]
+    assert [b["type"] for b in first] == ["text", "image", "text"]
+    assert isinstance(first[1]["image"], Image.Image)
     assert all(b["type"] == "text" for b in policy.prompts[2][0]["content"])
     assert summary == {
         "n": 3,
@@ -163,7 +185,11 @@ def test_evaluate_four_items_on_the_tiny_vlm():
     from vision_sr1.data import bundled_records
 
     records = bundled_records("eval")[:4]
-    items, summary = evaluate("tiny:qwen2.5-vl", records, cfg=EvalConfig(max_new_tokens=8, limit=4))
+    items, summary = evaluate(
+        "tiny:qwen2.5-vl",
+        records,
+        cfg=EvalConfig(max_new_tokens=8, limit=4, min_pixels=3136, max_pixels=12544),
+    )
     assert len(items) == 4 and summary["n"] == 4
     assert set(summary) == {"n", "accuracy", "format_rate", "perception_accuracy", "language_shortcut_rate"}
     assert all(isinstance(i["completion"], str) for i in items)

@@ -161,6 +161,8 @@ BAD_INPUT = [
     # an image source with no usable images
     (["generate", "--images", "{empty}", "--out", "{out}"], "{empty}: no usable images"),
     (["train-questioner", "--images", "{empty}", "--out", "{out}"], "{empty}: no usable images"),
+    (["selfplay", "--out", "{out}", "images={empty}"], "{empty}: no usable images"),
+    (["selfplay", "--out", "{out}", "images=/no/such/images.parquet"], "/no/such/images.parquet: image source not found"),
     # other arguments
     (["make-sample", "--out", "{out}", "--n", "-1"], "--n: must be >= 0, got -1"),
     (["make-sample", "--out", "{out}", "--size", "10"], "--size: must be >= 64, got 10"),

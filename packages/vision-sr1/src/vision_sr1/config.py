@@ -310,9 +310,18 @@ class EvalConfig:
     """Evaluate only the first ``limit`` records (None = all)."""
     batch_size: int = 16
     """Prompts per generate call."""
+    min_pixels: int = 262144
+    """Images smaller than this many pixels are upscaled (aspect kept) before the processor (code: 262144)."""
+    max_pixels: int = 4194304
+    """Images larger than this many pixels are downscaled (aspect kept) before the processor (code: 4194304)."""
 
     def __post_init__(self) -> None:
         check_choice(self.prompt_style, "eval.prompt_style", tuple(PROMPT_STYLES))
+        check(
+            1 <= self.min_pixels <= self.max_pixels,
+            "eval.min_pixels",
+            f"need 1 <= min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}",
+        )
         check_choice(self.judge_rule, "eval.judge_rule", JUDGE_RULES)
         check(self.temperature >= 0, "eval.temperature", f"must be >= 0, got {self.temperature}")
         check(self.max_new_tokens >= 1, "eval.max_new_tokens", "must be >= 1")

@@ -138,11 +138,14 @@ def judge_messages(question: str, reference: str, candidate: str) -> list[dict]:
 # -- the per-item protocol ------------------------------------------------------------------------------------
 
 
-def _filled_first_pass(record: dict, style: str) -> list[dict]:
+def _filled_first_pass(record: dict, cfg: EvalConfig) -> list[dict]:
+    """The first-pass chat of ``record`` with its images loaded, as RGB, within the pixel bounds (spec §5)."""
+    from rlcore.data import load_image
     from vision_sr1.prompts import fill_images, first_pass_messages
+    from vision_sr1.training import fit_pixels
 
-    images = list(record.get("images") or [])
-    return fill_images(first_pass_messages(record["problem"], len(images), style=style), images)
+    images = [fit_pixels(load_image(i), cfg.min_pixels, cfg.max_pixels) for i in record.get("images") or []]
+    return fill_images(first_pass_messages(record["problem"], len(images), style=cfg.prompt_style), images)
 
 
 def evaluate_generators(
@@ -169,7 +172,7 @@ def evaluate_generators(
     items: list[dict] = []
     for start in range(0, len(records), cfg.batch_size):
         batch = list(records[start : start + cfg.batch_size])
-        first = generator.generate([_filled_first_pass(r, cfg.prompt_style) for r in batch], params, n=1)
+        first = generator.generate([_filled_first_pass(r, cfg) for r in batch], params, n=1)
         rows = []
         for offset, (record, samples) in enumerate(zip(batch, first, strict=True)):
             text = samples[0].text

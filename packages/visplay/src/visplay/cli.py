@@ -339,6 +339,7 @@ def selfplay(
     from visplay.selfplay import run_selfplay
 
     config = _config(recipe, overrides)
+    _check_local_images(config)
     target = out or Path("runs/visplay") / time.strftime("selfplay-%Y%m%d-%H%M%S")
     with _output_dir(target, config) as run, _warnings_as_lines(), console.status("VisPlay") as status:
         rows = run_selfplay(config, run, resume=resume, status=status.update)
@@ -350,6 +351,20 @@ def _benchmark_names(benchmark: str) -> list[str]:
     if benchmark == "all":
         return list(BENCHMARK_NAMES)
     return [name.strip() for name in benchmark.split(",") if name.strip()]
+
+
+def _check_local_images(config: VisPlayConfig) -> None:
+    """Fail on an unusable local image source (missing, empty, a table without the column, a first image that
+    does not decode) before the loop spends any time on models (spec §10). A hub source is read by the first
+    Questioner stage, once."""
+    from visplay.data import load_images
+
+    source = str(config.images)
+    if source.startswith("hf:") or not (
+        source.startswith("sample") or Path(source).suffix or Path(source).exists()
+    ):
+        return
+    load_images(source, column=config.image_column, limit=1, selection="first")
 
 
 @app.command()

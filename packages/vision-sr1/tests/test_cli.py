@@ -253,6 +253,7 @@ def test_demo_under_two_minutes(tmp_path):
         "Vision-SR1 multi-reward",
     ]
     assert all(row["n"] == 16 for row in summary["rows"].values())
+    assert summary["sft_format_rate"] == summary["rows"]["cold-start SFT"]["format_rate"]
     # the cold start teaches the see-think layout (the random base model never writes it)
     assert (
         summary["rows"]["cold-start SFT"]["format_rate"]

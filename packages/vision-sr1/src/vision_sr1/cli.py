@@ -449,8 +449,15 @@ def demo(
             r_vis[labels[key]] = sum(values) / len(values) if values else None
             evaluate_stage(key, str(result.output_dir))
         seconds = time.perf_counter() - start
+        headline = {
+            "base_accuracy": rows[labels["base"]]["accuracy"],
+            "sft_format_rate": rows[labels["sft"]]["format_rate"],
+            "single_accuracy": rows[labels["single"]]["accuracy"],
+            "multi_accuracy": rows[labels["multi"]]["accuracy"],
+        }
         run.write_json(
-            "summary.json", {"rows": rows, "mean_r_vis_train": r_vis, "seconds": round(seconds, 1)}
+            "summary.json",
+            {**headline, "rows": rows, "mean_r_vis_train": r_vis, "seconds": round(seconds, 1)},
         )
         run.write_report(_demo_report(rows, r_vis, seconds))
     console.print(_plain_table(rows, r_vis), highlight=False, soft_wrap=True)

@@ -56,6 +56,32 @@ def test_package_anatomy(member):
         assert (src / required).exists(), required
     assert (member.path / "README.md").exists()
     assert (member.path / "recipes" / "toy.yaml").exists()
+    wheel = tomllib.loads((member.path / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"][
+        "wheel"
+    ]
+    assert wheel["force-include"] == {"recipes": f"{IMPORT_NAMES[member.name]}/recipes"}, (
+        "wheels ship the recipes"
+    )
+
+
+@pytest.mark.slow
+def test_wheels_ship_the_recipes_where_the_cli_finds_them(tmp_path):
+    """`pip install <dist>` then `<dist> demo`: the toy recipe is inside the wheel, beside cli.py."""
+    import zipfile
+
+    subprocess.run(
+        ["uv", "build", "--all-packages", "--wheel", "-q", "-o", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    for member in PACKAGES:
+        name = IMPORT_NAMES[member.name]
+        (wheel,) = tmp_path.glob(f"{name}-*.whl")
+        files = set(zipfile.ZipFile(wheel).namelist())
+        for recipe in (member.path / "recipes").glob("*.yaml"):
+            assert f"{name}/recipes/{recipe.name}" in files, (wheel.name, recipe.name)
+        assert f"{name}/cli.py" in files
 
 
 RECIPES = [(m, r) for m in PACKAGES for r in sorted((m.path / "recipes").glob("*.yaml"))]

@@ -98,3 +98,20 @@ def test_run_directory_is_removed_after_a_user_error(tmp_path):
     with run_directory(tmp_path / "ok", package="p") as run:
         run.write_text("done.txt", "y")
     assert (tmp_path / "ok" / "done.txt").read_text() == "y"
+
+
+def test_package_recipe_prefers_the_checkout_then_the_installed_copy(tmp_path):
+    from rlcore.cli import package_recipe
+
+    # a checkout: packages/<dist>/src/<import>/cli.py with packages/<dist>/recipes/toy.yaml
+    cli = tmp_path / "dist" / "src" / "pkg" / "cli.py"
+    cli.parent.mkdir(parents=True)
+    cli.write_text("")
+    (tmp_path / "dist" / "recipes").mkdir()
+    (tmp_path / "dist" / "recipes" / "toy.yaml").write_text("seed: 1\n")
+    assert package_recipe(cli) == tmp_path / "dist" / "recipes" / "toy.yaml"
+    # an installed wheel: site-packages/<import>/recipes/toy.yaml beside cli.py
+    installed = tmp_path / "site-packages" / "pkg" / "cli.py"
+    (installed.parent / "recipes").mkdir(parents=True)
+    (installed.parent / "recipes" / "paper.yaml").write_text("seed: 2\n")
+    assert package_recipe(installed, "paper.yaml") == installed.parent / "recipes" / "paper.yaml"

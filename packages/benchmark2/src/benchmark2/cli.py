@@ -18,11 +18,12 @@ from rlcore.cli import (
     console,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
     user_errors,
 )
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "benchmark2", "Benchmark²: score the quality of LLM benchmarks and build selective benchmarks."

@@ -29,13 +29,14 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
 )
 from rlcore.runs import RunDir, atomic_write
 
 T = TypeVar("T")
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "calibrated-ppo", "PPO-M and PPO-C: reward calibration against verbalised overconfidence in RLHF."

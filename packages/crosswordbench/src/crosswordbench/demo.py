@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -22,12 +21,13 @@ from crosswordbench.interactive import run_interactive
 from crosswordbench.pipeline import evaluate_run, generate_sets, write_exports, write_images
 from crosswordbench.prompts import format_solution
 from crosswordbench.puzzle import Puzzle
+from rlcore.cli import package_recipe
 from rlcore.rollout import make_generator
 from rlcore.runs import RunDir
 
 __all__ = ["INTERACTIVE_TOKENS", "TOY_RECIPE", "oracle_interactive", "run_demo"]
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 INTERACTIVE_TOKENS = 64
 """New tokens per interactive turn in the demo (spec §6)."""
 

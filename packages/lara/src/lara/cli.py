@@ -26,12 +26,13 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    package_recipe,
 )
 from rlcore.runs import RunDir, atomic_write
 
 T = TypeVar("T")
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "lara", "LARA / B-LARA: in-context learning by reweighting the logits of demonstration groups."

@@ -24,11 +24,12 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
 )
 from rlcore.runs import RunDir, atomic_write
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "parallel-r1", "Parallel-R1: parallel thinking through cold-start SFT then GRPO (Seen / Unseen)."

@@ -17,12 +17,12 @@ from typing import Annotated
 import typer
 
 from r_zero.config import RZeroConfig
-from rlcore.cli import OverridesArg, RecipeOpt, console, load_recipe, make_app, user_errors
+from rlcore.cli import OverridesArg, RecipeOpt, console, load_recipe, make_app, package_recipe, user_errors
 from rlcore.data import DataError
 from rlcore.errors import USER_ERRORS
 from rlcore.runs import atomic_write
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app("r-zero", "R-Zero: a Challenger and a Solver co-evolve from one base LLM with zero data.")
 

@@ -21,11 +21,12 @@ from rlcore.cli import (
     console,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
     user_errors,
 )
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "relayllm", "RelayLLM: a small model that calls a large one for a few tokens with <call>n</call>."

@@ -23,6 +23,7 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
 )
 from rlcore.runs import RunDir, atomic_write
@@ -30,7 +31,7 @@ from unirel.config import UniRelConfig
 
 T = TypeVar("T")
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app(
     "unirel", "UniRel: relation-centric KGQA whose answer is a subgraph; retrieval, GRPO, evaluation."

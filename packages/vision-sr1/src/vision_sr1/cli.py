@@ -24,11 +24,12 @@ from rlcore.cli import (
     input_errors,
     load_recipe,
     make_app,
+    package_recipe,
     run_directory,
 )
 from vision_sr1.config import VisionSR1Config
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 BUNDLED = "shapes"
 """Data source name of the bundled shapes sample (train, eval and cold-start files)."""
 

@@ -22,13 +22,22 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlcore.cli import OverridesArg, RecipeOpt, console, input_errors, load_recipe, make_app, run_directory
+from rlcore.cli import (
+    OverridesArg,
+    RecipeOpt,
+    console,
+    input_errors,
+    load_recipe,
+    make_app,
+    package_recipe,
+    run_directory,
+)
 from rlcore.data import DataError
 from rlcore.runs import RunDir, atomic_write
 from visplay.config import BENCHMARK_NAMES, VisPlayConfig
 from visplay.data import SAMPLE_SEED
 
-TOY_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "toy.yaml"
+TOY_RECIPE = package_recipe(__file__)
 
 app = make_app("visplay", "VisPlay: a VLM's Questioner and Reasoner train each other from unlabelled images.")
 

@@ -43,6 +43,7 @@ __all__ = [
     "input_errors",
     "load_recipe",
     "make_app",
+    "package_recipe",
     "run_directory",
     "user_errors",
 ]
@@ -109,6 +110,18 @@ def input_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise fail(_one_line(exc)) from None
 
     return wrapper
+
+
+def package_recipe(cli_file: str | Path, name: str = "toy.yaml") -> Path:
+    """A package's bundled recipe ``name``, found from its ``cli.py`` (pass ``__file__``).
+
+    In a checkout it is ``packages/<dist>/recipes/<name>``, beside the package's pyproject; an installed wheel
+    ships the same folder inside the import package (``<import>/recipes/``, the hatch ``force-include`` of every
+    package's pyproject), so ``pip install <dist>`` followed by ``<dist> demo`` runs the toy recipe too.
+    """
+    here = Path(cli_file).resolve().parent
+    checkout = here.parents[1] / "recipes" / name
+    return checkout if checkout.exists() else here / "recipes" / name
 
 
 def load_recipe(

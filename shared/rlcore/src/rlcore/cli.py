@@ -132,8 +132,8 @@ def load_recipe(
     default: Path | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> T:
-    """The config of a pipeline command: ``recipe`` (or ``default``, when that file exists: a wheel does not
-    ship the repository's recipes) plus the trailing overrides, then ``options``: dotted keys → a command's
+    """The config of a pipeline command: ``recipe`` (or ``default``, when that file exists; see
+    :func:`package_recipe`) plus the trailing overrides, then ``options``: dotted keys → a command's
     option values (``{"data.split": split}``), applied as ``key=value`` overrides when not None."""
     extra = [f"{key}={value}" for key, value in (options or {}).items() if value is not None]
     if recipe is None and default is not None and not Path(default).exists():

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+# The official loop (nltk BLEU for every pair) and the timer are rlcore's self-play benchmark's, beside this file.
+from rlcore_selfplay import nltk_distances, timed
 
 from rlcore.selfplay import repetition_penalties
 
@@ -96,21 +98,6 @@ def make_batch(size: int, seed: int = SEED) -> list[str]:
 # ------------------------------------------------------------------------------------------------ baseline
 
 
-def nltk_distances(texts: Sequence[str]) -> np.ndarray:
-    """The official code's loop: nltk BLEU for every i < j, earlier item = hypothesis, mirrored."""
-    # Imported here: the workers runs' "spawn" children re-import this module and need not pay for nltk.
-    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
-
-    smoothing = SmoothingFunction().method1
-    tokens = [t.split() for t in texts]
-    d = np.zeros((len(texts), len(texts)))
-    for i in range(len(texts)):
-        for j in range(i + 1, len(texts)):
-            bleu = sentence_bleu([tokens[j]], tokens[i], weights=(0.25,) * 4, smoothing_function=smoothing)
-            d[i, j] = d[j, i] = 1.0 - bleu
-    return d
-
-
 def sklearn_shares(distances: np.ndarray, tau: float = TAU) -> list[float]:
     """|C(i)|/B from scikit-learn's average-linkage partition at distance threshold τ (the official code)."""
     from sklearn.cluster import AgglomerativeClustering
@@ -136,16 +123,6 @@ def baseline(texts: Sequence[str], groups: Sequence[int] | None = None) -> list[
         ):
             shares[i] = share
     return shares
-
-
-def timed(fn: Callable[[], object], repeats: int = 1) -> tuple[float, object]:
-    """Best wall time of ``repeats`` calls, and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def pairs(size: int) -> int:

@@ -337,37 +337,6 @@ def run_parallel_rollouts(
 # ------------------------------------------------------------------------------------ transformers
 
 
-class _ProcessedLogprobs:
-    """A logits processor, placed last, that records the log-prob of each chosen token under the processed
-    scores (after temperature and top-p: the distribution actually sampled from).
-
-    transformers calls it with step t's scores before the token is chosen, so the choice is only known at the
-    next call (the last column of ``input_ids``) or, for the last step, from the output sequences.
-    """
-
-    def __init__(self, prompt_len: int) -> None:
-        self.prompt_len = prompt_len
-        self._pending: Any = None
-        self._steps: list[Any] = []
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        if input_ids.shape[1] > self.prompt_len and self._pending is not None:
-            self._steps.append(self._pending.gather(1, input_ids[:, -1:]).squeeze(1))
-        self._pending = scores.float().log_softmax(dim=-1)
-        return scores
-
-    def result(self, sequences: Any) -> Any:
-        """(rows, generated length) log-probs for generate's output sequences."""
-        import torch
-
-        if self._pending is not None and sequences.shape[1] > self.prompt_len + len(self._steps):
-            self._steps.append(self._pending.gather(1, sequences[:, -1:]).squeeze(1))
-            self._pending = None
-        if not self._steps:
-            return torch.zeros(sequences.shape[0], 0)
-        return torch.stack(self._steps, dim=1)
-
-
 class HFSegmentGenerator:
     """A segment generator over a transformers causal LM (``model.generate``, left padding, KV cache).
 
@@ -420,6 +389,8 @@ class HFSegmentGenerator:
         import torch
         from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
+        from rlcore.rollout import ChosenLogprobs
+
         width = max(1, max(len(r.context) for r in batch))
         rows = [[self.pad_id] * (width - len(r.context)) + list(r.context) for r in batch]
         mask = [[0] * (width - len(r.context)) + [1] * len(r.context) for r in batch]
@@ -430,7 +401,7 @@ class HFSegmentGenerator:
         if max_new < 1:
             return [Segment([], []) for _ in batch]
         greedy = temperature <= 0
-        recorder = _ProcessedLogprobs(width)
+        recorder = ChosenLogprobs(width)  # last: log-probs of the processed distribution
         processors: list[Any] = []
         if not greedy:
             if temperature != 1.0:

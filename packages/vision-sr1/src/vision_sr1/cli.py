@@ -53,8 +53,6 @@ ImageKey = Annotated[str | None, typer.Option("--image-key", help="Image-list co
 
 def _config(recipe: Path | None, overrides: Sequence[str] | None, **options: Any) -> VisionSR1Config:
     """The recipe (default ``recipes/toy.yaml``), the trailing overrides, then the command's options."""
-    if recipe is not None and not Path(recipe).is_file():
-        raise FileNotFoundError(f"{recipe}: not found")
     return load_recipe(VisionSR1Config, recipe, list(overrides or []), default=TOY_RECIPE, options=options)
 
 

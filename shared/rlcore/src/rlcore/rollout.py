@@ -40,6 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from rlcore.data import load_image
 
 __all__ = [
+    "ChosenLogprobs",
     "Generator",
     "HFGenerator",
     "OpenAIGenerator",
@@ -212,24 +213,27 @@ def _check_n(n: int) -> None:
 # ------------------------------------------------------------------------------------ transformers
 
 
-class _ChosenLogprobs:
-    """A logits processor that records the log-prob of each chosen token under the model's raw logits.
+class ChosenLogprobs:
+    """A logits processor that records the log-prob of each chosen token under the scores it is given.
 
-    transformers calls it with the scores of step t before the token is chosen, so the choice is only
-    known at the next call (the last column of ``input_ids``); keeping one step's log-softmax at a time
-    costs batch x vocab floats, where ``output_logits=True`` would keep every step's.
+    Where it sits in the processor list decides which distribution that is: called before the sampling
+    warpers (``HFGenerator``: transformers appends temperature, top-k and top-p after custom processors) it
+    sees the model's own logits; placed after explicit warpers it sees the processed distribution actually
+    sampled from (vLLM's ``processed_logprobs``). transformers calls it with the scores of step t before the
+    token is chosen, so the choice is only known at the next call (the last column of ``input_ids``) or, for
+    the last step, from the output sequences; keeping one step's log-softmax at a time costs batch x vocab
+    floats, where ``output_logits=True`` would keep every step's. ``result`` gives the (rows, generated length)
+    log-probs.
     """
 
     def __init__(self, prompt_len: int) -> None:
         self.prompt_len = prompt_len
-        self._pending = None
+        self._pending: Any = None
         self._steps: list[Any] = []
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        if input_ids.shape[1] > self.prompt_len:
+        if input_ids.shape[1] > self.prompt_len and self._pending is not None:
             self._steps.append(self._pending.gather(1, input_ids[:, -1:]).squeeze(1))
-        # This processor runs before temperature, top-k and top-p (transformers appends those after custom
-        # processors), so these are the model's own log-probs.
         self._pending = scores.float().log_softmax(dim=-1)
         return scores
 
@@ -352,7 +356,7 @@ class HFGenerator:
         device, dtype = self.model.device, self.model.dtype
         inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in enc.items()}
         prompt_len = inputs["input_ids"].shape[1]
-        recorder = _ChosenLogprobs(prompt_len)
+        recorder = ChosenLogprobs(prompt_len)  # first: the model's own log-probs
         rows = 1 if params.greedy else n
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
